@@ -1,0 +1,3 @@
+from flask import Blueprint
+
+bp = Blueprint("asset_library", __name__, template_folder="templates")

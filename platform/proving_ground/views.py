@@ -1,0 +1,38 @@
+"""Core pages: the home page, the language switch and the API reference."""
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_login import current_user
+
+from proving_ground.access import ANY_ROLE, public, roles_required
+from proving_ground.api import api
+from proving_ground.auth import services as auth_services
+
+bp = Blueprint("core", __name__)
+
+
+@bp.route("/")
+@roles_required(ANY_ROLE)
+def home():
+    return render_template("core/home.html")
+
+
+@bp.route("/locale", methods=["POST"])
+@public
+def set_locale():
+    """Switch the language; remembered in the session and on the user's profile."""
+    locale = request.form.get("locale", "")
+    if locale in current_app.config["LANGUAGES"]:
+        session["locale"] = locale
+        if current_user.is_authenticated:
+            auth_services.set_locale(current_user, locale)
+    target = request.form.get("next", "")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("core.home")
+    return redirect(target)
+
+
+@bp.route("/docs/api")
+@public
+def api_docs():
+    """The OpenAPI document rendered as a page (no JavaScript, no CDN)."""
+    return render_template("core/api_docs.html", spec=api.spec.to_dict())
