@@ -43,8 +43,22 @@ format: install-dev
 # Extract UI strings and refresh the catalogues; edit the .po files, then compile.
 translations: install-dev
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o platform/proving_ground/translations/messages.pot .
-	$(BIN)/pybabel update -i platform/proving_ground/translations/messages.pot -d platform/proving_ground/translations --no-fuzzy-matching
-	$(BIN)/pybabel compile -d platform/proving_ground/translations
+	$(BIN)/pybabel update -i platform/proving_ground/translations/messages.pot -d platform/proving_ground/translations --no-fuzzy-matching --width 88
+	$(BIN)/python -c "$$FILL_EN"
+	$(BIN)/pybabel compile -d platform/proving_ground/translations --statistics
+
+# English is the source language: its catalogue repeats each message, so copy can
+# later be edited without touching code.
+define FILL_EN
+from babel.messages.pofile import read_po, write_po
+path = "platform/proving_ground/translations/en/LC_MESSAGES/messages.po"
+catalog = read_po(open(path, "rb"))
+for m in catalog:
+    if m.id and not (all(m.string) if isinstance(m.string, tuple) else m.string):
+        m.string = m.id
+write_po(open(path, "wb"), catalog, width=88)
+endef
+export FILL_EN
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -121,6 +121,15 @@ class _Templates:
             self.admin.dispose()
 
 
+class EnglishClient(FlaskClient):
+    """A test client whose browser asks for English, so assertions can read
+    English messages; tests of language choice set the header themselves."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
 @pytest.fixture(scope="session")
 def templates(tmp_path_factory) -> Iterator[_Templates]:
     templates = _Templates(tmp_path_factory.mktemp("databases"))
@@ -165,6 +174,7 @@ def make_app(database_url, tmp_path) -> Iterator[Callable[..., Flask]]:
                 **config,
             }
         )
+        app.test_client_class = EnglishClient
         apps.append(app)
         return app
 

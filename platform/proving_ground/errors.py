@@ -108,7 +108,8 @@ def handle_http_exception(error: HTTPException):
         response = api_error(
             error.code or 500, _api_message(error), _validation_fields(error)
         )
-        for name, value in (getattr(error, "data", None) or {}).get("headers", {}).items():
+        extra_headers = (getattr(error, "data", None) or {}).get("headers") or {}
+        for name, value in extra_headers.items():
             response.headers[name] = value
         if error.code == 429 and error.response is not None:
             response.headers.extend(

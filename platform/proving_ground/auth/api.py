@@ -115,7 +115,8 @@ def list_tokens():
 def create_token(data):
     """Create a token for the caller; the response holds its secret, once."""
     token, secret = services.create_token(current_user, data["name"])
-    return {**NewTokenSchema().dump(token), "token": secret}
+    fields = {name: getattr(token, name) for name in TokenSchema().fields}
+    return {**fields, "token": secret}
 
 
 @tokens_api.route("/<int:token_id>", methods=["DELETE"])

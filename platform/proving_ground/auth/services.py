@@ -250,11 +250,21 @@ def token_needs_touch(token: ApiToken) -> bool:
     return token.last_used_at is None or utcnow() - token.last_used_at > TOKEN_TOUCH_INTERVAL
 
 
-def touch_token(token_id: int) -> None:
-    """Record that a token was used, in its own short write transaction."""
+def touch_token(token: ApiToken, *, in_write_transaction: bool) -> None:
+    """Record that a token was used.
+
+    A request that writes anyway updates the row in its own unit of work (on SQLite
+    it already holds the write lock, so a second connection would wait for it
+    forever). A read-only request writes in a short transaction of its own, so that
+    reads never upgrade to writes.
+    """
+    now = utcnow()
+    if in_write_transaction:
+        token.last_used_at = now
+        return
     with write_intent(), db.engine.begin() as conn:
         conn.execute(
-            sa.update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=utcnow())
+            sa.update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now)
         )
 
 

@@ -149,7 +149,8 @@ def change_password():
         except services.ServiceError as exc:
             getattr(form, exc.field).errors.append(exc.message)
         else:
-            start_session(current_user)  # this session continues; the others end
+            # This session goes on with the new session version; the others end.
+            start_session(current_user._get_current_object())
             flash(_("Your password is changed. Other sessions were signed out."), "success")
             return redirect(url_for("auth.account"))
     return _account_page(password_form=form), 200
