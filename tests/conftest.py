@@ -17,13 +17,13 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from support import PASSWORD, login
 
 from proving_ground import create_app
 from proving_ground.auth import services as auth_services
 from proving_ground.auth.models import User
 from proving_ground.config import normalise_database_url
 from proving_ground.db import db
-from support import PASSWORD, login
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", *(["postgresql"] if TEST_DATABASE_URL else [])]
@@ -54,7 +54,8 @@ def pytest_sessionstart(session) -> None:
             conn.execute(sa.text("SELECT 1"))
     except sa.exc.OperationalError as exc:
         pytest.exit(
-            f"TEST_DATABASE_URL is set but PostgreSQL is unreachable: {exc}", returncode=3
+            f"TEST_DATABASE_URL is set but PostgreSQL is unreachable: {exc}",
+            returncode=3,
         )
     finally:
         engine.dispose()
@@ -75,7 +76,9 @@ class _Templates:
         self.admin: sa.Engine | None = None
 
     def _migrate(self, url: str) -> None:
-        app = create_app({**BASE_CONFIG, "DATABASE_URL": url, "INSTANCE_PATH": str(self.tmp)})
+        app = create_app(
+            {**BASE_CONFIG, "DATABASE_URL": url, "INSTANCE_PATH": str(self.tmp)}
+        )
         with app.app_context():
             upgrade()
             db.engine.dispose()
@@ -248,7 +251,9 @@ def login_as(app, make_user) -> Callable[..., FlaskClient]:
 def make_token(app) -> Callable[[User], str]:
     def make(user: User, name: str = "test") -> str:
         with app.app_context():
-            _token, secret = auth_services.create_token(db.session.get(User, user.id), name)
+            _token, secret = auth_services.create_token(
+                db.session.get(User, user.id), name
+            )
             db.session.commit()
         return secret
 

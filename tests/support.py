@@ -20,10 +20,10 @@ def csrf_token(client: FlaskClient) -> str:
 
 def post_form(client: FlaskClient, url: str, data: dict | None = None, **kwargs):
     """POST a form as a browser would, with the session's CSRF token."""
-    return client.post(url, data={"csrf_token": csrf_token(client), **(data or {})}, **kwargs)
+    return client.post(
+        url, data={"csrf_token": csrf_token(client), **(data or {})}, **kwargs
+    )
 
 
 def login(client: FlaskClient, email: str, password: str = PASSWORD):
     return post_form(client, "/login", {"email": email, "password": password})
-
-

@@ -6,9 +6,8 @@ Create Date: 2026-11-27 04:13:57.112894+00:00
 
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "2e6eec6661fb"

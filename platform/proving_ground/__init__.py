@@ -4,8 +4,8 @@ import os
 
 from flask import Flask
 
-import asset_library.views
 import assessments.views
+import asset_library.views
 import experiments.views
 from proving_ground import api, cli, db, errors, i18n, limits, security, views
 from proving_ground.access import csrf, guard_request

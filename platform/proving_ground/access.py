@@ -94,8 +94,6 @@ def guard_request():
             return current_app.login_manager.unauthorized()
         if not current_user.has_any_role(declared):
             abort(403)
-    if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE") and not g.get(
-        "token"
-    ):
+    if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE") and not g.get("token"):
         csrf.protect()
     return None

@@ -70,9 +70,12 @@ def paginate(stmt: sa.Select, args: dict[str, Any]) -> dict[str, Any]:
     """One page of ``stmt`` following the pagination convention above."""
     config = current_app.config
     per_page = min(
-        args.get("per_page") or config["API_PER_PAGE_DEFAULT"], config["API_PER_PAGE_MAX"]
+        args.get("per_page") or config["API_PER_PAGE_DEFAULT"],
+        config["API_PER_PAGE_MAX"],
     )
-    page = db.paginate(stmt, page=args.get("page", 1), per_page=per_page, error_out=False)
+    page = db.paginate(
+        stmt, page=args.get("page", 1), per_page=per_page, error_out=False
+    )
     return {
         "items": page.items,
         "page": page.page,

@@ -11,7 +11,6 @@ from proving_ground.auth.models import User
 from proving_ground.db import db
 from proving_ground.demo import DEMO_USERS, load
 
-
 # --- users ------------------------------------------------------------------------
 
 users_cli = click.Group("users", help="Create and list users.")
@@ -104,8 +103,14 @@ def list_tokens(email):
     """List a user's tokens."""
     for token in auth_services.list_tokens(_user_or_fail(email)):
         state = "revoked" if token.revoked_at else "active"
-        used = token.last_used_at.isoformat(timespec="seconds") if token.last_used_at else "never"
-        click.echo(f"{token.id:>5}  {token.prefix}…  {state:<8} last used {used}  {token.name}")
+        used = (
+            token.last_used_at.isoformat(timespec="seconds")
+            if token.last_used_at
+            else "never"
+        )
+        click.echo(
+            f"{token.id:>5}  {token.prefix}…  {state:<8} last used {used}  {token.name}"
+        )
 
 
 @tokens_cli.command("revoke")
@@ -121,8 +126,7 @@ def revoke_token(email, name, token_id, revoke_all):
     tokens = [
         t
         for t in auth_services.list_tokens(_user_or_fail(email))
-        if t.revoked_at is None
-        and (revoke_all or t.name == name or t.id == token_id)
+        if t.revoked_at is None and (revoke_all or t.name == name or t.id == token_id)
     ]
     if not tokens:
         raise click.UsageError("No matching active token.")
@@ -160,4 +164,3 @@ def load_demo(if_empty):
 def init_app(app) -> None:
     for group in (users_cli, tokens_cli, demo_cli):
         app.cli.add_command(group)
-

@@ -36,7 +36,7 @@ class Defaults:
     SESSION_IDLE_MINUTES = 60
     SESSION_ABSOLUTE_HOURS = 12
     #: werkzeug's generate_password_hash method; tests pass a cheaper one.
-    PASSWORD_HASH_METHOD = "scrypt"
+    PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 (an algorithm name)
     PASSWORD_MIN_LENGTH = 12
     PASSWORD_MAX_LENGTH = 128
 
@@ -67,7 +67,8 @@ class Defaults:
     API_PER_PAGE_DEFAULT = 50
     API_PER_PAGE_MAX = 200
 
-    DEMO_PASSWORD = "proving-ground-demo-2026"
+    #: Shared by the demo users that `demo load` creates on a local machine.
+    DEMO_PASSWORD = "proving-ground-demo-2026"  # noqa: S105 (demo data only)
 
 
 def load_config(app: Flask, overrides: dict | None) -> None:

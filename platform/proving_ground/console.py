@@ -1,4 +1,4 @@
-"""Entry point of the ``proving-ground`` console script: ``flask --app proving_ground``."""
+"""The ``proving-ground`` console script: the same as ``flask --app proving_ground``."""
 
 from flask.cli import FlaskGroup
 

@@ -74,7 +74,14 @@ def _validation_fields(error: HTTPException) -> dict[str, list[str]] | None:
         return None
     # webargs keys errors by location ("json", "query", ...); one location is usual.
     if isinstance(messages, dict) and set(messages) <= {
-        "json", "query", "form", "files", "headers", "cookies", "view_args", "path",
+        "json",
+        "query",
+        "form",
+        "files",
+        "headers",
+        "cookies",
+        "view_args",
+        "path",
     }:
         merged: dict[str, list[str]] = {}
         for location_errors in messages.values():
@@ -113,11 +120,15 @@ def handle_http_exception(error: HTTPException):
             response.headers[name] = value
         if error.code == 429 and error.response is not None:
             response.headers.extend(
-                (k, v) for k, v in error.response.headers.items() if k.startswith("Retry")
+                (k, v)
+                for k, v in error.response.headers.items()
+                if k.startswith("Retry")
             )
         return response
     status = error.code or 500
-    template = f"errors/{status}.html" if status in (403, 404, 500) else "errors/generic.html"
+    template = (
+        f"errors/{status}.html" if status in (403, 404, 500) else "errors/generic.html"
+    )
     if isinstance(error, CSRFError):
         description = _(
             "The form has expired or was sent from elsewhere. "
@@ -125,7 +136,9 @@ def handle_http_exception(error: HTTPException):
         )
     else:
         description = None
-    return render_template(template, error=error, status=status, description=description), status
+    return render_template(
+        template, error=error, status=status, description=description
+    ), status
 
 
 def init_app(app: Flask) -> None:

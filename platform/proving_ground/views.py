@@ -1,6 +1,14 @@
 """Core pages: the home page, the language switch and the API reference."""
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 
 from proving_ground.access import ANY_ROLE, public, roles_required

@@ -7,9 +7,9 @@ session and through a bearer token; a user holding a declared role gets through.
 """
 
 import pytest
+from support import csrf_token, login
 
 from proving_ground.access import PUBLIC, Role, endpoint_access
-from support import csrf_token, login
 
 #: Pages anyone may use, by design.
 EXPECTED_PUBLIC = {
@@ -26,7 +26,7 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 def _rules(app):
     for rule in app.url_map.iter_rules():
         methods = sorted(rule.methods - {"HEAD", "OPTIONS"})
-        values = {arg: 1 for arg in rule.arguments}
+        values = dict.fromkeys(rule.arguments, 1)
         if rule.endpoint == "static":
             values = {"filename": "css/app.css"}
         with app.test_request_context():
@@ -90,9 +90,7 @@ def test_role_matrix(app, make_user, make_token):
                 assert response.status_code == 302, where
                 assert response.location.startswith("/login"), where
             # Signed in without a declared role: forbidden, by session and token.
-            response = _request(
-                sessions[outsider], method, url, csrf=csrf[outsider]
-            )
+            response = _request(sessions[outsider], method, url, csrf=csrf[outsider])
             assert response.status_code == 403, where
             response = _request(anonymous, method, url, token=tokens[outsider])
             if is_api:

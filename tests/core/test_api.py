@@ -35,16 +35,22 @@ def test_401_shape(client):
 
 
 def test_403_shape(client, make_user, make_token):
-    response = client.get("/api/v1/users", headers=_bearer(make_token(make_user("member"))))
+    response = client.get(
+        "/api/v1/users", headers=_bearer(make_token(make_user("member")))
+    )
     _assert_error_shape(response, 403, "forbidden")
 
 
 def test_404_shape(client, admin_auth):
-    _assert_error_shape(client.get("/api/v1/nothing-here", headers=admin_auth), 404, "not_found")
+    _assert_error_shape(
+        client.get("/api/v1/nothing-here", headers=admin_auth), 404, "not_found"
+    )
 
 
 def test_405_shape(client, admin_auth):
-    _assert_error_shape(client.put("/api/v1/users", headers=admin_auth), 405, "method_not_allowed")
+    _assert_error_shape(
+        client.put("/api/v1/users", headers=admin_auth), 405, "method_not_allowed"
+    )
 
 
 def test_422_names_each_field(client, admin_auth):
@@ -112,7 +118,12 @@ def test_pagination(client, admin_auth, make_user):
     for _ in range(4):
         make_user("member")
     page = client.get("/api/v1/users?per_page=2&page=2", headers=admin_auth).json
-    assert (page["page"], page["per_page"], page["total"], page["pages"]) == (2, 2, 5, 3)
+    assert (page["page"], page["per_page"], page["total"], page["pages"]) == (
+        2,
+        2,
+        5,
+        3,
+    )
     assert len(page["items"]) == 2
     beyond = client.get("/api/v1/users?per_page=2&page=9", headers=admin_auth).json
     assert beyond["items"] == []

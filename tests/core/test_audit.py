@@ -1,12 +1,12 @@
 """The audit log: the service, the admin page and the API."""
 
 import sqlalchemy as sa
+from support import post_form
 
 from proving_ground.audit.models import AuditEvent
 from proving_ground.audit.services import record
 from proving_ground.auth.models import User
 from proving_ground.db import db
-from support import post_form
 
 
 def test_record_stores_actor_action_target_details(app, make_user):
@@ -33,13 +33,21 @@ def test_audit_rows_are_rolled_back_with_a_failed_request(app, login_as):
     response = post_form(
         client,
         "/admin/users/new",
-        {"email": "new@example.com", "display_name": "N", "password": "short", "roles": "member"},
+        {
+            "email": "new@example.com",
+            "display_name": "N",
+            "password": "short",
+            "roles": "member",
+        },
     )
     assert response.status_code == 200  # form error
     with app.app_context():
         after = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
         assert after == before
-        assert db.session.scalar(sa.select(User).where(User.email == "new@example.com")) is None
+        assert (
+            db.session.scalar(sa.select(User).where(User.email == "new@example.com"))
+            is None
+        )
 
 
 def test_admin_creates_user_and_it_is_audited(app, login_as):
@@ -66,16 +74,27 @@ def test_admin_creates_user_and_it_is_audited(app, login_as):
 def test_audit_page_filters(app, login_as, make_user):
     admin = login_as("admin")
     member = make_user("member")
-    post_form(app.test_client(), "/login", {"email": member.email, "password": "nope-nope-nope"})
+    post_form(
+        app.test_client(),
+        "/login",
+        {"email": member.email, "password": "nope-nope-nope"},
+    )
     page = admin.get("/admin/audit?action=auth.login_failed").get_data(as_text=True)
     assert member.email in page
-    page = admin.get(f"/admin/audit?target=user:{member.id}&action=user.").get_data(as_text=True)
+    page = admin.get(f"/admin/audit?target=user:{member.id}&action=user.").get_data(
+        as_text=True
+    )
     rows = page.split("<tbody>")[1]
     assert "user.created" in rows and "auth.login_failed" not in rows
-    assert admin.get("/admin/audit?since=2000-01-01&until=2000-01-02").status_code == 200
-    assert "auth.login" not in admin.get(
-        "/admin/audit?since=2000-01-01&until=2000-01-02"
-    ).get_data(as_text=True).split("<tbody>")[1]
+    assert (
+        admin.get("/admin/audit?since=2000-01-01&until=2000-01-02").status_code == 200
+    )
+    assert (
+        "auth.login"
+        not in admin.get("/admin/audit?since=2000-01-01&until=2000-01-02")
+        .get_data(as_text=True)
+        .split("<tbody>")[1]
+    )
 
 
 def test_audit_api(client, make_user, make_token):

@@ -4,12 +4,12 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from support import PASSWORD, login, post_form
 
 from proving_ground.audit.models import AuditEvent
 from proving_ground.auth import services
 from proving_ground.auth.models import User
 from proving_ground.db import db
-from support import PASSWORD, login, post_form
 
 
 def _audit_actions(app) -> list[str]:
@@ -54,7 +54,10 @@ def test_login_unknown_email_is_audited(app, client):
         event = db.session.scalars(
             sa.select(AuditEvent).order_by(AuditEvent.id.desc())
         ).first()
-    assert (event.action, event.actor_label) == ("auth.login_failed", "nobody@example.com")
+    assert (event.action, event.actor_label) == (
+        "auth.login_failed",
+        "nobody@example.com",
+    )
 
 
 def test_inactive_user_cannot_login(client, make_user):

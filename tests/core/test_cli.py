@@ -10,13 +10,27 @@ from proving_ground.demo import DEMO_USERS
 def test_users_create_and_list(runner):
     result = runner.invoke(
         args=[
-            "users", "create", "--email", "Sun.Li@Example.com", "--role", "hr",
-            "--role", "manager", "--password", "amber-falcon-tundra-61", "--name", "孙丽",
+            "users",
+            "create",
+            "--email",
+            "Sun.Li@Example.com",
+            "--role",
+            "hr",
+            "--role",
+            "manager",
+            "--password",
+            "amber-falcon-tundra-61",
+            "--name",
+            "孙丽",
         ]
     )
     assert result.exit_code == 0, result.output
     listing = runner.invoke(args=["users", "list"]).output
-    assert "sun.li@example.com" in listing and "hr,manager" in listing and "孙丽" in listing
+    assert (
+        "sun.li@example.com" in listing
+        and "hr,manager" in listing
+        and "孙丽" in listing
+    )
 
 
 def test_users_create_prompts_for_the_password(app, runner):
@@ -33,14 +47,30 @@ def test_users_create_prompts_for_the_password(app, runner):
 
 def test_users_create_reports_bad_input(runner):
     result = runner.invoke(
-        args=["users", "create", "--email", "x@example.com", "--role", "member",
-              "--password", "123456789012"]
+        args=[
+            "users",
+            "create",
+            "--email",
+            "x@example.com",
+            "--role",
+            "member",
+            "--password",
+            "123456789012",
+        ]
     )
     assert result.exit_code != 0
     assert "password" in result.output
     result = runner.invoke(
-        args=["users", "create", "--email", "x@example.com", "--role", "wizard",
-              "--password", "amber-falcon-tundra-61"]
+        args=[
+            "users",
+            "create",
+            "--email",
+            "x@example.com",
+            "--role",
+            "wizard",
+            "--password",
+            "amber-falcon-tundra-61",
+        ]
     )
     assert result.exit_code != 0
 

@@ -22,7 +22,10 @@ def test_precedence_defaults_then_environment_then_mapping(monkeypatch, tmp_path
 def test_database_url_from_environment_and_default(monkeypatch, tmp_path):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     app = create_app({"INSTANCE_PATH": str(tmp_path)})
-    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/proving_ground.db"
+    assert (
+        app.config["SQLALCHEMY_DATABASE_URI"]
+        == f"sqlite:///{tmp_path}/proving_ground.db"
+    )
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/other.db")
     app = create_app({"INSTANCE_PATH": str(tmp_path)})
     assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("other.db")
@@ -50,7 +53,9 @@ def test_secret_key_generated_once_and_kept(monkeypatch, tmp_path):
     assert len(first) == 64
     key_file = tmp_path / "secret_key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    other = create_app({"INSTANCE_PATH": str(tmp_path / "elsewhere")}).config["SECRET_KEY"]
+    other = create_app({"INSTANCE_PATH": str(tmp_path / "elsewhere")}).config[
+        "SECRET_KEY"
+    ]
     assert other != first
 
 
@@ -74,11 +79,10 @@ def test_sqlite_connection_pragmas(make_app):
 def test_sqlite_write_transactions_begin_immediate(make_app):
     """A writer holds the write lock from BEGIN, so a second writer waits its turn."""
     app = make_app(SQLITE_BUSY_TIMEOUT_MS=100)
-    with app.app_context():
-        with db.engine.connect() as first:
-            first.execute(sa.text("SELECT 1"))  # CLI context: begins IMMEDIATE
-            with db.engine.connect() as second, pytest.raises(sa.exc.OperationalError):
-                second.execute(sa.text("SELECT 1"))  # cannot get the write lock
+    with app.app_context(), db.engine.connect() as first:
+        first.execute(sa.text("SELECT 1"))  # CLI context: begins IMMEDIATE
+        with db.engine.connect() as second, pytest.raises(sa.exc.OperationalError):
+            second.execute(sa.text("SELECT 1"))  # cannot get the write lock
     with app.test_request_context("/", method="GET"), db.engine.connect() as reader:
         reader.execute(sa.text("SELECT 1"))  # GET: deferred, takes no write lock
         with app.test_request_context("/", method="POST"), db.engine.connect() as w:

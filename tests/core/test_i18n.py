@@ -6,14 +6,20 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from support import post_form
 
 from proving_ground.auth.models import User
 from proving_ground.db import db
-from support import post_form
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "platform" / "proving_ground" / "translations"
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
+KEYWORDS = {
+    "_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "_l": None,
+    "lazy_gettext": None,
+}
 
 
 def test_accept_language_chooses_the_language(client):
@@ -32,7 +38,9 @@ def test_default_language_is_chinese(client):
 
 def test_switcher_before_sign_in(client):
     post_form(client, "/locale", {"locale": "en", "next": "/login"})
-    page = client.get("/login", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    page = client.get("/login", headers={"Accept-Language": "zh-CN"}).get_data(
+        as_text=True
+    )
     assert "Sign in" in page
 
 
@@ -52,7 +60,9 @@ def test_switcher_is_remembered_per_user(app, login_as):
 
 
 def test_switcher_refuses_unknown_locales_and_foreign_redirects(client):
-    response = post_form(client, "/locale", {"locale": "fr", "next": "https://evil.example"})
+    response = post_form(
+        client, "/locale", {"locale": "fr", "next": "https://evil.example"}
+    )
     assert response.location == "/"
 
 
@@ -91,7 +101,9 @@ def test_catalogue_is_complete_and_compiled(locale):
     translated = {
         m.id if isinstance(m.id, str) else m.id[0]
         for m in catalog
-        if m.id and not m.fuzzy and (all(m.string) if isinstance(m.string, tuple) else m.string)
+        if m.id
+        and not m.fuzzy
+        and (all(m.string) if isinstance(m.string, tuple) else m.string)
     }
     missing = _source_messages() - translated
     assert not missing, f"untranslated in {locale}: {sorted(missing)[:10]}"

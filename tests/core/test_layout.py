@@ -31,7 +31,14 @@ def test_stdlib_platform_module_wins_from_the_repo_root():
 
 def test_python_dash_m_pytest_collects_from_the_repo_root():
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "tests/core/test_layout.py"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "tests/core/test_layout.py",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -1,10 +1,10 @@
 """API tokens: bearer authentication, revocation, last use, and the CLI."""
 
 import sqlalchemy as sa
+from support import post_form
 
 from proving_ground.auth.models import ApiToken, User
 from proving_ground.db import db
-from support import post_form
 
 
 def _bearer(token: str) -> dict:
@@ -27,7 +27,12 @@ def test_missing_token(client):
 
 
 def test_unknown_and_malformed_tokens(client):
-    for header in ("Bearer pg_not-a-real-token", "Bearer ", "Basic dXNlcjpwdw==", "pg_x"):
+    for header in (
+        "Bearer pg_not-a-real-token",
+        "Bearer ",
+        "Basic dXNlcjpwdw==",
+        "pg_x",
+    ):
         response = client.get("/api/v1/me", headers={"Authorization": header})
         assert response.status_code == 401, header
 
@@ -54,7 +59,9 @@ def test_token_of_deactivated_user_is_refused(app, client, make_user, make_token
     assert client.get("/api/v1/me", headers=_bearer(token)).status_code == 401
 
 
-def test_token_is_stored_hashed_and_last_use_recorded(app, client, make_user, make_token):
+def test_token_is_stored_hashed_and_last_use_recorded(
+    app, client, make_user, make_token
+):
     user = make_user("member")
     token = make_token(user)
     with app.app_context():
@@ -75,7 +82,9 @@ def test_token_does_not_open_pages(client, make_user, make_token):
 
 def test_token_requests_need_no_csrf_token(client, make_user, make_token):
     token = make_token(make_user("member"))
-    response = client.post("/api/v1/tokens", json={"name": "ci"}, headers=_bearer(token))
+    response = client.post(
+        "/api/v1/tokens", json={"name": "ci"}, headers=_bearer(token)
+    )
     assert response.status_code == 201
     assert response.json["token"].startswith("pg_")
 
@@ -94,8 +103,13 @@ def test_create_list_and_revoke_through_the_api(client, make_user, make_token):
     listed = client.get("/api/v1/tokens", headers=auth).json
     assert [t["name"] for t in listed] == ["import", "bootstrap"]
     assert all("token" not in t for t in listed)  # secrets are never shown again
-    assert client.delete(f"/api/v1/tokens/{created['id']}", headers=auth).status_code == 204
-    assert client.get("/api/v1/me", headers=_bearer(created["token"])).status_code == 401
+    assert (
+        client.delete(f"/api/v1/tokens/{created['id']}", headers=auth).status_code
+        == 204
+    )
+    assert (
+        client.get("/api/v1/me", headers=_bearer(created["token"])).status_code == 401
+    )
 
 
 def test_cannot_revoke_someone_elses_token(client, make_user, make_token):

@@ -8,7 +8,9 @@ from proving_ground.api import PaginationArgs, page_schema, paginate
 from proving_ground.audit.services import search_events
 
 audit_api = Blueprint(
-    "audit_api", __name__, url_prefix="/api/v1/audit-events",
+    "audit_api",
+    __name__,
+    url_prefix="/api/v1/audit-events",
     description="The audit log (administrators).",
 )
 

@@ -26,6 +26,10 @@ class AuditEvent(Base):
     #: Dotted verb, e.g. ``auth.login_failed`` or ``experiment.decided``.
     action: Mapped[str] = mapped_column(sa.String(80), nullable=False, index=True)
     #: What was acted on, as ``type:id`` (e.g. ``user:12``); None if nothing.
-    target: Mapped[str | None] = mapped_column(sa.String(120), nullable=True, index=True)
-    details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False, default=dict)
+    target: Mapped[str | None] = mapped_column(
+        sa.String(120), nullable=True, index=True
+    )
+    details: Mapped[dict[str, Any]] = mapped_column(
+        sa.JSON, nullable=False, default=dict
+    )
     ip_address: Mapped[str | None] = mapped_column(sa.String(45), nullable=True)

@@ -31,7 +31,9 @@ def record(
     ``actor`` is a user (or None for the system/anonymous); ``target`` a model
     instance or a ``type:id`` string; ``details`` any JSON-serialisable mapping.
     """
-    actor_id = getattr(actor, "id", None) if getattr(actor, "is_authenticated", 1) else None
+    actor_id = (
+        getattr(actor, "id", None) if getattr(actor, "is_authenticated", 1) else None
+    )
     event = AuditEvent(
         actor_id=actor_id,
         actor_label=actor_label or getattr(actor, "email", None),
@@ -58,12 +60,16 @@ def search_events(
     ``action`` matches a prefix (``auth.`` finds every sign-in event); ``actor``
     matches a substring of the actor's e-mail; ``target`` matches exactly.
     """
-    stmt = sa.select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    stmt = sa.select(AuditEvent).order_by(
+        AuditEvent.occurred_at.desc(), AuditEvent.id.desc()
+    )
     if action:
         stmt = stmt.where(AuditEvent.action.startswith(action, autoescape=True))
     if actor:
         stmt = stmt.where(
-            sa.func.lower(AuditEvent.actor_label).contains(actor.lower(), autoescape=True)
+            sa.func.lower(AuditEvent.actor_label).contains(
+                actor.lower(), autoescape=True
+            )
         )
     if target:
         stmt = stmt.where(AuditEvent.target == target)
@@ -76,4 +82,8 @@ def search_events(
 
 def action_names() -> list[str]:
     """Every action that occurs in the log, for the filter's choices."""
-    return list(db.session.scalars(sa.select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+    return list(
+        db.session.scalars(
+            sa.select(AuditEvent.action).distinct().order_by(AuditEvent.action)
+        )
+    )

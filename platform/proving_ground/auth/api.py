@@ -12,11 +12,15 @@ from proving_ground.auth.models import ApiToken, User, UserRole
 from proving_ground.db import db
 
 users_api = Blueprint(
-    "users_api", __name__, url_prefix="/api/v1/users",
+    "users_api",
+    __name__,
+    url_prefix="/api/v1/users",
     description="User accounts (administrators).",
 )
 tokens_api = Blueprint(
-    "tokens_api", __name__, url_prefix="/api/v1/tokens",
+    "tokens_api",
+    __name__,
+    url_prefix="/api/v1/tokens",
     description="The caller's API tokens.",
 )
 

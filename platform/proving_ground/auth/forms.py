@@ -30,11 +30,15 @@ class MultiCheckboxField(SelectMultipleField):
 
 class LoginForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=128)])
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(), Length(max=128)]
+    )
 
 
 class PasswordChangeForm(FlaskForm):
-    current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
+    current_password = PasswordField(
+        _l("Current password"), validators=[DataRequired()]
+    )
     new_password = PasswordField(
         _l("New password"), validators=[DataRequired(), Length(min=12, max=128)]
     )
@@ -57,7 +61,9 @@ class ProfileForm(FlaskForm):
 
 
 class UserCreateForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(), Length(max=254)])
+    email = EmailField(
+        _l("E-mail"), validators=[DataRequired(), Email(), Length(max=254)]
+    )
     display_name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     password = PasswordField(
         _l("Initial password"), validators=[DataRequired(), Length(min=12, max=128)]

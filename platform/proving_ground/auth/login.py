@@ -62,9 +62,7 @@ def load_token_user(req) -> User | None:
     user, token = found
     g.token = token
     if services.token_needs_touch(token):
-        services.touch_token(
-            token, in_write_transaction=req.method not in SAFE_METHODS
-        )
+        services.touch_token(token, in_write_transaction=req.method not in SAFE_METHODS)
     return user
 
 
@@ -100,4 +98,3 @@ def start_session(user: User) -> None:
 def end_session() -> None:
     logout_user()
     session.clear()
-

@@ -16,7 +16,7 @@ from proving_ground.audit.services import record
 from proving_ground.auth.models import ApiToken, User, UserRole
 from proving_ground.db import db, utcnow, write_intent
 
-TOKEN_PREFIX = "pg_"
+TOKEN_PREFIX = "pg_"  # noqa: S105 (a marker, not a secret)
 #: A last-used time this fresh is not written again (saves a write per request).
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 #: zxcvbn scores 0-4; below this a password is refused as too guessable.
@@ -148,8 +148,13 @@ def authenticate(email: str, password: str) -> User | None:
     user = get_user_by_email(email)
     if user is None:
         check_password_hash(_dummy_hash(), password)
-        record(None, "auth.login_failed", None, {"reason": "unknown_email"},
-               actor_label=normalise_email(email)[:254])
+        record(
+            None,
+            "auth.login_failed",
+            None,
+            {"reason": "unknown_email"},
+            actor_label=normalise_email(email)[:254],
+        )
         return None
     if not check_password_hash(user.password_hash, password):
         record(user, "auth.login_failed", user, {"reason": "wrong_password"})
@@ -180,7 +185,9 @@ def end_sessions(user: User) -> None:
 def change_password(user: User, current: str, new: str) -> None:
     """Check the current password, set the new one and end all other sessions."""
     if not check_password_hash(user.password_hash, current):
-        raise ServiceError("current_password", str(_l("The current password is wrong.")))
+        raise ServiceError(
+            "current_password", str(_l("The current password is wrong."))
+        )
     problems = password_problems(new, user_inputs=[user.email, user.display_name])
     if problems:
         raise ServiceError("new_password", problems[0])
@@ -211,7 +218,9 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(user: User, name: str, *, actor: User | None = None) -> tuple[ApiToken, str]:
+def create_token(
+    user: User, name: str, *, actor: User | None = None
+) -> tuple[ApiToken, str]:
     """Create a token for ``user``; returns the row and the secret, shown only once."""
     name = name.strip()
     if not name:
@@ -219,7 +228,9 @@ def create_token(user: User, name: str, *, actor: User | None = None) -> tuple[A
     if len(name) > 100:
         raise ServiceError("name", str(_l("Use at most %(n)d characters.", n=100)))
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user=user, name=name, token_hash=_digest(secret), prefix=secret[:10])
+    token = ApiToken(
+        user=user, name=name, token_hash=_digest(secret), prefix=secret[:10]
+    )
     db.session.add(token)
     db.session.flush()
     record(actor or user, "token.created", token, {"user": user.email, "name": name})
@@ -229,7 +240,12 @@ def create_token(user: User, name: str, *, actor: User | None = None) -> tuple[A
 def revoke_token(token: ApiToken, *, actor: User | None) -> None:
     if token.revoked_at is None:
         token.revoked_at = utcnow()
-        record(actor, "token.revoked", token, {"user": token.user.email, "name": token.name})
+        record(
+            actor,
+            "token.revoked",
+            token,
+            {"user": token.user.email, "name": token.name},
+        )
 
 
 def user_for_token(secret: str) -> tuple[User, ApiToken] | None:
@@ -247,7 +263,10 @@ def user_for_token(secret: str) -> tuple[User, ApiToken] | None:
 
 
 def token_needs_touch(token: ApiToken) -> bool:
-    return token.last_used_at is None or utcnow() - token.last_used_at > TOKEN_TOUCH_INTERVAL
+    return (
+        token.last_used_at is None
+        or utcnow() - token.last_used_at > TOKEN_TOUCH_INTERVAL
+    )
 
 
 def touch_token(token: ApiToken, *, in_write_transaction: bool) -> None:
@@ -271,6 +290,8 @@ def touch_token(token: ApiToken, *, in_write_transaction: bool) -> None:
 def list_tokens(user: User) -> list[ApiToken]:
     return list(
         db.session.scalars(
-            sa.select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+            sa.select(ApiToken)
+            .where(ApiToken.user_id == user.id)
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
         )
     )

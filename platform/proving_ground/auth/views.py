@@ -151,7 +151,10 @@ def change_password():
         else:
             # This session goes on with the new session version; the others end.
             start_session(current_user._get_current_object())
-            flash(_("Your password is changed. Other sessions were signed out."), "success")
+            flash(
+                _("Your password is changed. Other sessions were signed out."),
+                "success",
+            )
             return redirect(url_for("auth.account"))
     return _account_page(password_form=form), 200
 
@@ -166,7 +169,9 @@ def create_token():
         except services.ServiceError as exc:
             form.name.errors.append(exc.message)
         else:
-            return _account_page(token_form=TokenCreateForm(prefix="token"), new_secret=secret)
+            return _account_page(
+                token_form=TokenCreateForm(prefix="token"), new_secret=secret
+            )
     return _account_page(token_form=form), 200
 
 
@@ -248,7 +253,10 @@ def edit_user(user_id: int):
             not form.active.data or Role.ADMIN.value not in form.roles.data
         ):
             form.roles.errors.append(
-                _("You cannot remove your own administrator role or deactivate yourself.")
+                _(
+                    "You cannot remove your own administrator role "
+                    "or deactivate yourself."
+                )
             )
         else:
             user.display_name = form.display_name.data.strip()
