@@ -230,3 +230,39 @@ def test_password_hash_is_a_library_hash(app, make_user):
     from proving_ground.config import Defaults
 
     assert Defaults.PASSWORD_HASH_METHOD == "scrypt"
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _redis_reachable() -> bool:
+    import redis
+
+    try:
+        return redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError:
+        return False
+
+
+@pytest.mark.skipif(not _redis_reachable(), reason=f"no Redis server at {REDIS_URL}")
+def test_rate_limit_shared_through_redis(make_app, make_user):
+    """Two app instances (two workers) share one count of failed sign-ins."""
+    import uuid
+
+    config = {"RATELIMIT_STORAGE_URI": REDIS_URL, "LOGIN_RATE_LIMIT": "3 per minute"}
+    worker_a, worker_b = make_app(**config), make_app(**config)
+    user = make_user("member", email=f"redis-{uuid.uuid4().hex}@example.com")
+    for worker in (worker_a, worker_b, worker_a):
+        assert (
+            login(worker.test_client(), user.email, "wrong-password-x").status_code
+            == 200
+        )
+    assert (
+        login(worker_b.test_client(), user.email, "wrong-password-x").status_code == 429
+    )
+    import redis
+
+    server = redis.Redis.from_url(REDIS_URL)
+    keys = server.keys(f"*{user.email}*")
+    assert keys  # the count really lives in Redis
+    server.delete(*keys)

@@ -48,3 +48,15 @@ def test_session_cookie_flags(make_app, make_user):
     response = login(client, user.email)
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Lax" in cookie
+
+
+def test_session_api_writes_accept_the_csrf_header(login_as):
+    from support import csrf_token
+
+    client = login_as("member")
+    response = client.post(
+        "/api/v1/tokens",
+        json={"name": "from the page"},
+        headers={"X-CSRFToken": csrf_token(client)},
+    )
+    assert response.status_code == 201
