@@ -1,12 +1,856 @@
-"""Experiments pages (能力实验沙盒)."""
+"""Experiments pages (能力实验沙盒): the catalogue of experiments and metrics, the
+design form, lifecycle, live tracking, bulk assignment, the power calculator,
+event imports and write keys."""
 
-from flask import render_template
+import functools
+import importlib.metadata
+import importlib.util
+import math
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
 
-from experiments import bp
-from proving_ground.access import ANY_ROLE, roles_required
+import sqlalchemy as sa
+from flask import (
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    send_from_directory,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from experiments import bp, ingest, services
+from experiments.csvfiles import read_csv
+from experiments.forms import (
+    AGGREGATE_LABELS,
+    DIRECTION_LABELS,
+    KIND_LABELS,
+    ROLE_LABELS,
+    STATUS_LABELS,
+    UNIT_LABELS,
+    AssignForm,
+    EventImportForm,
+    ExperimentForm,
+    ExperimentNamesForm,
+    MetricForm,
+    PowerForm,
+    TransitionForm,
+    WriteKeyForm,
+)
+from experiments.models import (
+    EventImport,
+    Experiment,
+    ExperimentStatus,
+    Metric,
+    MetricRole,
+)
+from proving_ground.access import ANY_ROLE, Role, roles_required
+from proving_ground.auth import services as auth_services
+from proving_ground.auth.forms import ConfirmForm
+from proving_ground.auth.models import ApiToken, User
+from proving_ground.db import db
+from proving_ground.validation import Invalid
+
+DESIGNERS = (Role.MANAGER, Role.ADMIN)
+ONE_YEAR = 365 * 24 * 3600
+ASSETS = Path(__file__).parent / "static" / "experiments"
+PLOTLY_JS = (
+    Path(importlib.util.find_spec("plotly").origin).parent
+    / "package_data"
+    / "plotly.min.js"
+)
+PLOTLY_VERSION = importlib.metadata.version("plotly")
+#: Lifecycle moves offered as buttons; services.transition decides what is allowed.
+ACTIONS = ("start", "pause", "stop", "archive", "restart")
+RESTARTABLE = services.RESTARTABLE
+#: Actual and planned shares further apart than this (0.05: 5 points) are flagged.
+SHARE_TOLERANCE = 0.05
+
+
+# --- helpers ---------------------------------------------------------------------
+
+
+@bp.context_processor
+def pillar_globals() -> dict[str, Any]:
+    return {
+        "status_label": lambda status: STATUS_LABELS.get(status, status),
+        "unit_label": lambda unit: UNIT_LABELS.get(unit, unit),
+        "kind_label": lambda kind: KIND_LABELS.get(kind, kind),
+        "aggregate_label": lambda value: AGGREGATE_LABELS.get(value, value),
+        "direction_label": lambda value: DIRECTION_LABELS.get(value, value),
+        "role_labels": ROLE_LABELS,
+        "metric_language": _metric_language(),
+        "can_design": current_user.is_authenticated
+        and current_user.has_any_role(DESIGNERS),
+        "asset_url": _asset_url,
+    }
+
+
+def _metric_language() -> str:
+    """The language argument of Metric.name(): ``en`` or ``zh``."""
+    return "en" if get_locale().language == "en" else "zh"
+
+
+def _asset_url(filename: str) -> str:
+    """The URL of a pillar asset, versioned by its modification time."""
+    version = int((ASSETS / filename).stat().st_mtime)
+    return url_for("experiments.asset", filename=filename, v=version)
+
+
+@functools.cache
+def _plotly_style_ids() -> tuple[str, ...]:
+    """Ids of the <style> elements Plotly.js adds when it loads unless an element
+    with that id exists (MapLibre's CSS, for map traces these pages do not draw).
+    The CSP refuses such elements; placeholders with these ids avoid the attempt."""
+    bundle = PLOTLY_JS.read_text(encoding="utf-8")
+    pattern = (
+        r'if\(!document\.getElementById\("([^"]+)"\)\)'
+        r'\{var \w+=document\.createElement\("style"\)'
+    )
+    return tuple(re.findall(pattern, bundle))
+
+
+def _experiment_or_404(key: str) -> Experiment:
+    experiment = services.get_experiment(key)
+    if experiment is None:
+        abort(404)
+    return experiment
+
+
+def _may_change(experiment: Experiment) -> bool:
+    return current_user.has_any_role(DESIGNERS) and (
+        experiment.owner_id == current_user.id or current_user.has_role(Role.ADMIN)
+    )
+
+
+def _owned(experiment: Experiment) -> Experiment:
+    """Only the owner or an administrator changes an experiment."""
+    if not _may_change(experiment):
+        abort(403)
+    return experiment
+
+
+def _show_errors(form, exc: Invalid, target: Callable[[str], Any]) -> None:
+    """Put each message of ``exc`` next to its form field; ``target`` maps a service
+    field name to a form field, a list of messages, or None (then it is flashed)."""
+    unplaced = False
+    for name, messages in exc.fields.items():
+        where = target(name)
+        if where is None:
+            unplaced = True
+            for message in messages:
+                flash(message, "error")
+        elif isinstance(where, list):
+            where.extend(m for m in messages if m not in where)
+        else:
+            where.errors = [*where.errors, *messages]
+    if unplaced and exc.message not in [m for ms in exc.fields.values() for m in ms]:
+        flash(exc.message, "error")
+
+
+def _field_target(form, names: Mapping[str, str]) -> Callable[[str], Any]:
+    def target(name: str):
+        field_name = names.get(name, name)
+        return next((field for field in form if field.name == field_name), None)
+
+    return target
+
+
+def _number(value: float | None) -> float | int | None:
+    """A value for a form field: whole numbers without a trailing .0."""
+    if value is None:
+        return None
+    value = round(value, 6)
+    return int(value) if float(value).is_integer() else value
+
+
+def _csv_response(text: str, filename: str) -> Response:
+    """CSV for download; the BOM lets Excel on Chinese Windows read UTF-8."""
+    return Response(
+        "\ufeff" + text,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# --- assets ----------------------------------------------------------------------
+
+
+@bp.route("/assets/<path:filename>")
+@roles_required(ANY_ROLE)
+def asset(filename: str):
+    """The pillar's stylesheets and scripts (every page here needs a sign-in)."""
+    return send_from_directory(ASSETS, filename, max_age=ONE_YEAR)
+
+
+@bp.route("/vendor/plotly.min.js")
+@roles_required(ANY_ROLE)
+def plotly_js():
+    """Plotly.js as shipped inside the plotly Python package: no CDN."""
+    return send_file(PLOTLY_JS, mimetype="text/javascript", max_age=ONE_YEAR)
+
+
+# --- experiments -----------------------------------------------------------------
 
 
 @bp.route("/")
 @roles_required(ANY_ROLE)
 def index():
-    return render_template("experiments/index.html")
+    status = request.args.get("status", "")
+    if status not in {s.value for s in ExperimentStatus}:
+        status = ""
+    owner = "mine" if request.args.get("owner") == "mine" else ""
+    q = request.args.get("q", "").strip()
+    stmt = services.list_experiments(
+        status=status or None,
+        owner_id=current_user.id if owner else None,
+        q=q or None,
+    )
+    page = db.paginate(stmt, per_page=25)
+    return render_template(
+        "experiments/index.html",
+        page=page,
+        filters={"status": status, "owner": owner, "q": q},
+        statuses=list(ExperimentStatus),
+        planned_end=services.planned_end,
+    )
+
+
+@bp.route("/<key>")
+@roles_required(ANY_ROLE)
+def detail(key: str):
+    experiment = _experiment_or_404(key)
+    actions = [
+        action
+        for action, (sources, _target) in services.TRANSITIONS.items()
+        if experiment.status in sources
+    ]
+    if experiment.status in RESTARTABLE:
+        actions.append("restart")
+    return render_template(
+        "experiments/detail.html",
+        experiment=experiment,
+        checklist=services.launch_checklist(experiment),
+        actions=actions if _may_change(experiment) else [],
+        may_change=_may_change(experiment),
+        transition_form=TransitionForm(),
+        planned_end=services.planned_end(experiment),
+        roles=list(MetricRole),
+    )
+
+
+def _metric_choices() -> list[SelectChoice]:
+    language = _metric_language()
+    return [
+        SelectChoice(m.key, f"{m.name(language)} · {m.key}")
+        for m in db.session.scalars(services.list_metrics())
+    ]
+
+
+def _new_design() -> dict[str, Any]:
+    return {
+        "variants": [
+            {"key": "control", "name": _("Control"), "share": 50},
+            {"key": "treatment", "name": _("Treatment"), "share": 50},
+        ],
+        "control": "0",
+    }
+
+
+def _design_of(experiment: Experiment) -> dict[str, Any]:
+    """The experiment as form data."""
+    control = next((i for i, v in enumerate(experiment.variants) if v.is_control), 0)
+    return {
+        "name": experiment.name,
+        "team": experiment.team,
+        "hypothesis_if": experiment.hypothesis_if,
+        "hypothesis_then": experiment.hypothesis_then,
+        "hypothesis_because": experiment.hypothesis_because,
+        "unit_type": experiment.unit_type,
+        "randomisation": "cluster" if experiment.cluster_attribute else "unit",
+        "cluster_attribute": experiment.cluster_attribute,
+        "variants": [
+            {
+                "key": v.key,
+                "name": v.name,
+                "description": v.description,
+                "share": _number(v.weight * 100),
+            }
+            for v in experiment.variants
+        ],
+        "control": str(control),
+        **{
+            f"{role.value}_metrics": [m.key for m in experiment.metrics(role)]
+            for role in MetricRole
+        },
+        "alpha": experiment.alpha,
+        "power": experiment.power,
+        "mde_percent": _number(experiment.mde * 100)
+        if experiment.mde is not None
+        else None,
+        "sequential": experiment.sequential,
+        "cuped": experiment.cuped,
+        "planned_duration_days": experiment.planned_duration_days,
+        "success_criteria": experiment.success_criteria,
+        "early_stop_criteria": experiment.early_stop_criteria,
+    }
+
+
+def _design_body(form: ExperimentForm) -> dict[str, Any]:
+    """The API-shaped body of the services from the form."""
+    mde = form.mde_percent.data
+    body = {
+        "name": form.name.data,
+        "team": form.team.data,
+        "hypothesis": {
+            "if": form.hypothesis_if.data,
+            "then": form.hypothesis_then.data,
+            "because": form.hypothesis_because.data,
+        },
+        "unit_type": form.unit_type.data,
+        "randomisation": form.randomisation.data,
+        "cluster_attribute": (form.cluster_attribute.data or "").strip() or None,
+        "variants": [
+            {
+                "key": (row.form.key.data or "").strip(),
+                "name": (row.form.name.data or "").strip()
+                or (row.form.key.data or "").strip(),
+                "description": row.form.description.data or "",
+                "weight": row.form.share.data / 100,
+                "control": str(index) == form.control.data,
+            }
+            for index, row in enumerate(form.variants)
+        ],
+        **{
+            f"{role.value}_metrics": list(form[f"{role.value}_metrics"].data or [])
+            for role in MetricRole
+        },
+        "analysis": {
+            "alpha": form.alpha.data,
+            "power": form.power.data,
+            "mde": mde / 100 if mde is not None else None,
+            "sequential": bool(form.sequential.data),
+            "cuped": bool(form.cuped.data),
+        },
+        "planned_duration_days": form.planned_duration_days.data,
+        "decision_criteria": {
+            "success": form.success_criteria.data,
+            "early_stop": form.early_stop_criteria.data,
+        },
+    }
+    if "key" in form:
+        body["key"] = (form.key.data or "").strip()
+    return body
+
+
+#: Service field names → form field names, where they differ.
+DESIGN_FIELDS = {
+    "hypothesis": "hypothesis_if",
+    "analysis.alpha": "alpha",
+    "analysis.power": "power",
+    "analysis.mde": "mde_percent",
+    "mde": "mde_percent",
+    "analysis.sequential": "sequential",
+    "analysis.cuped": "cuped",
+    "decision_criteria": "success_criteria",
+    "metric_links": "primary_metrics",
+}
+VARIANT_FIELD = re.compile(r"^variants\.(\d+)(?:\.(\w+))?$")
+
+
+def _design_target(form: ExperimentForm) -> Callable[[str], Any]:
+    by_name = _field_target(form, DESIGN_FIELDS)
+
+    def target(name: str):
+        if name in ("variants", "analysis"):
+            return form.variant_errors if name == "variants" else None
+        match = VARIANT_FIELD.match(name)
+        if match:
+            index, part = int(match.group(1)), match.group(2)
+            if index < len(form.variants) and part in ("key", "name", "weight"):
+                row = form.variants[index].form
+                return row.share if part == "weight" else row[part]
+            return form.variant_errors
+        return by_name(name)
+
+    return target
+
+
+def _variant_rows_changed(form: ExperimentForm) -> bool:
+    """Handle the add/remove variant buttons: True when the form is to be shown
+    again with one row more or less (nothing is saved)."""
+    if form.add_variant.data and len(form.variants) < form.variants.max_entries:
+        form.variants.append_entry({"share": None})
+    elif form.remove_variant.data and len(form.variants) > form.variants.min_entries:
+        form.variants.pop_entry()
+    elif not (form.add_variant.data or form.remove_variant.data):
+        return False
+    form.sync_control_choices()
+    if form.control.data not in {choice.value for choice in form.control.choices}:
+        form.control.data = "0"
+    return True
+
+
+def _render_design(form, experiment=None):
+    return render_template(
+        "experiments/form.html",
+        form=form,
+        experiment=experiment,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(DESIGNERS)
+def create():
+    form = ExperimentForm(
+        data=_new_design() if request.method == "GET" else None,
+        metric_choices=_metric_choices(),
+    )
+    if request.method == "POST" and _variant_rows_changed(form):
+        return _render_design(form)
+    if form.validate_on_submit():
+        try:
+            experiment = services.create_experiment(
+                _design_body(form), actor=current_user
+            )
+        except Invalid as exc:
+            _show_errors(form, exc, _design_target(form))
+        else:
+            flash(
+                _(
+                    "The experiment “%(name)s” is saved as a draft.",
+                    name=experiment.name,
+                ),
+                "success",
+            )
+            return redirect(url_for("experiments.detail", key=experiment.key))
+    return _render_design(form)
+
+
+@bp.route("/<key>/edit", methods=["GET", "POST"])
+@roles_required(DESIGNERS)
+def edit(key: str):
+    experiment = _owned(_experiment_or_404(key))
+    if experiment.status in services.LOCKED:
+        return _edit_locked(experiment)
+    form = ExperimentForm(
+        data=_design_of(experiment) if request.method == "GET" else None,
+        metric_choices=_metric_choices(),
+    )
+    del form.key
+    if request.method == "POST" and _variant_rows_changed(form):
+        return _render_design(form, experiment)
+    if form.validate_on_submit():
+        try:
+            services.update_experiment(
+                experiment, _design_body(form), actor=current_user
+            )
+        except Invalid as exc:
+            _show_errors(form, exc, _design_target(form))
+        else:
+            flash(_("The design is saved."), "success")
+            return redirect(url_for("experiments.detail", key=experiment.key))
+    return _render_design(form, experiment)
+
+
+def _edit_locked(experiment: Experiment):
+    """Once started, only the name and team may change."""
+    form = ExperimentNamesForm(obj=experiment)
+    if form.validate_on_submit():
+        try:
+            services.update_experiment(
+                experiment,
+                {"name": form.name.data, "team": form.team.data},
+                actor=current_user,
+            )
+        except Invalid as exc:
+            _show_errors(form, exc, _field_target(form, {}))
+        else:
+            flash(_("The name and team are saved."), "success")
+            return redirect(url_for("experiments.detail", key=experiment.key))
+    return render_template(
+        "experiments/edit_locked.html",
+        form=form,
+        experiment=experiment,
+        always_editable=services.ALWAYS_EDITABLE,
+    )
+
+
+@bp.route("/<key>/<action>", methods=["POST"])
+@roles_required(DESIGNERS)
+def transition(key: str, action: str):
+    if action not in ACTIONS:
+        abort(404)
+    experiment = _owned(_experiment_or_404(key))
+    form = TransitionForm()
+    reason = (form.reason.data or "").strip()[:1000]
+    try:
+        services.transition(experiment, action, actor=current_user, reason=reason)
+    except Invalid as exc:
+        missing = [
+            message
+            for name, messages in exc.fields.items()
+            if name not in ("status", "action", "reason")
+            for message in messages
+        ]
+        if missing:
+            flash(
+                _(
+                    "%(message)s Still to do: %(items)s.",
+                    message=exc.message,
+                    items="; ".join(missing),
+                ),
+                "error",
+            )
+        else:
+            flash(exc.message, "error")
+    else:
+        done = {
+            "start": _("The experiment is running."),
+            "pause": _("The experiment is paused: no new units are assigned."),
+            "stop": _("The experiment is stopped: it takes no new exposures."),
+            "archive": _("The experiment is archived."),
+            "restart": _(
+                "The experiment is back to draft for run %(run)d. Exposures of "
+                "earlier runs are kept but not analysed.",
+                run=experiment.run,
+            ),
+        }
+        flash(done[action], "success")
+    return redirect(url_for("experiments.detail", key=experiment.key))
+
+
+# --- tracking and assignment --------------------------------------------------------
+
+
+def _share_rows(experiment: Experiment, summary) -> list[dict[str, Any]]:
+    exposures = sum(summary.exposures.values())
+    rows = []
+    for variant in experiment.variants:
+        count = summary.exposures.get(variant.key, 0)
+        actual = count / exposures if exposures else None
+        rows.append(
+            {
+                "variant": variant,
+                "exposures": count,
+                "planned": variant.weight,
+                "actual": actual,
+                "deviates": actual is not None
+                and abs(actual - variant.weight) > SHARE_TOLERANCE,
+                "points": f"{(actual - variant.weight) * 100:+.1f}"
+                if actual is not None
+                else "",
+            }
+        )
+    return rows
+
+
+def _cumulative_series(experiment: Experiment, summary) -> dict[str, Any]:
+    """Cumulative exposures per variant and day, for the chart."""
+    days = sorted({day for day, _variant, _n in summary.daily})
+    daily = {(day, variant): n for day, variant, n in summary.daily}
+    series = []
+    for variant in experiment.variants:
+        total, values = 0, []
+        for day in days:
+            total += daily.get((day, variant.key), 0)
+            values.append(total)
+        series.append(
+            {
+                "key": variant.key,
+                "name": variant.name,
+                "control": variant.is_control,
+                "values": values,
+            }
+        )
+    return {"days": days, "series": series}
+
+
+@bp.route("/<key>/tracking")
+@roles_required(ANY_ROLE)
+def tracking(key: str):
+    experiment = _experiment_or_404(key)
+    summary = services.tracking_summary(experiment)
+    return render_template(
+        "experiments/tracking.html",
+        experiment=experiment,
+        summary=summary,
+        rows=_share_rows(experiment, summary),
+        chart=_cumulative_series(experiment, summary),
+        tolerance=SHARE_TOLERANCE,
+        plotly_version=PLOTLY_VERSION,
+        plotly_style_ids=_plotly_style_ids(),
+    )
+
+
+@bp.route("/<key>/assign", methods=["GET", "POST"])
+@roles_required(DESIGNERS)
+def assign(key: str):
+    experiment = _experiment_or_404(key)
+    form = AssignForm()
+    if form.validate_on_submit():
+        try:
+            frame = services.assign_units(experiment, read_csv(form.file.data.read()))
+        except Invalid as exc:
+            form.file.errors.append(exc.message)
+        except ValueError:
+            form.file.errors.append(_("The file is not a readable CSV file."))
+        else:
+            failed = int((frame["variant"] == "").sum())
+            counts = {
+                "rows": len(frame) - failed,
+                "file": form.file.data.filename,
+                "name": experiment.name,
+                "failed": failed,
+            }
+            if failed:
+                flash(
+                    _(
+                        "%(rows)d units of “%(file)s” assigned for %(name)s; "
+                        "%(failed)d rows could not be assigned (see their error "
+                        "column).",
+                        **counts,
+                    ),
+                    "warning",
+                )
+            else:
+                flash(
+                    _("%(rows)d units of “%(file)s” assigned for %(name)s.", **counts),
+                    "success",
+                )
+            return _csv_response(
+                frame.to_csv(index=False), f"{experiment.key}-assignments.csv"
+            )
+    return render_template("experiments/assign.html", experiment=experiment, form=form)
+
+
+# --- metrics -----------------------------------------------------------------------
+
+
+@bp.route("/metrics")
+@roles_required(ANY_ROLE)
+def metrics():
+    page = db.paginate(services.list_metrics(), per_page=50)
+    return render_template("experiments/metrics.html", page=page)
+
+
+def _event_types(text: str | None) -> list[str]:
+    return [t for t in re.split(r"[\s,，;；]+", text or "") if t]
+
+
+def _metric_body(form: MetricForm) -> dict[str, Any]:
+    ratio = form.kind.data == "ratio"
+    body = {
+        "name": {"zh": form.name_zh.data, "en": form.name_en.data},
+        "description": {"zh": form.description_zh.data, "en": form.description_en.data},
+        "kind": form.kind.data,
+        "event_types": _event_types(form.event_types.data),
+        "aggregate": form.aggregate.data,
+        "denominator": {
+            "event_types": _event_types(form.denominator_event_types.data),
+            "aggregate": form.denominator_aggregate.data,
+        }
+        if ratio
+        else None,
+        "window_days": form.window_days.data,
+        "direction": form.direction.data,
+        "capping": {"kind": form.cap_kind.data, "value": form.cap_value.data}
+        if form.cap_kind.data
+        else None,
+        "cuped_lookback_days": form.cuped_lookback_days.data,
+    }
+    if "key" in form:
+        body["key"] = (form.key.data or "").strip()
+    return body
+
+
+#: Service field names (API body or model) → metric form field names.
+METRIC_FIELDS = {
+    "name": "name_zh",
+    "name.zh": "name_zh",
+    "name.en": "name_en",
+    "description": "description_zh",
+    "event_type": "event_types",
+    "denominator": "denominator_event_types",
+    "denominator.event_types": "denominator_event_types",
+    "denominator.event_type": "denominator_event_types",
+    "denominator.aggregate": "denominator_aggregate",
+    "capping": "cap_kind",
+    "capping.kind": "cap_kind",
+    "capping.value": "cap_value",
+}
+
+
+def _metric_of(metric: Metric) -> dict[str, Any]:
+    return {
+        "key": metric.key,
+        "name_zh": metric.name_zh,
+        "name_en": metric.name_en,
+        "description_zh": metric.description_zh,
+        "description_en": metric.description_en,
+        "kind": metric.kind,
+        "event_types": ", ".join(metric.event_types),
+        "aggregate": metric.aggregate,
+        "denominator_event_types": ", ".join(metric.denominator_event_types or []),
+        "denominator_aggregate": metric.denominator_aggregate or "count",
+        "window_days": metric.window_days,
+        "direction": metric.direction,
+        "cap_kind": metric.cap_kind or "",
+        "cap_value": _number(metric.cap_value),
+        "cuped_lookback_days": metric.cuped_lookback_days,
+    }
+
+
+@bp.route("/metrics/new", methods=["GET", "POST"])
+@roles_required(DESIGNERS)
+def create_metric():
+    form = MetricForm()
+    if form.validate_on_submit():
+        try:
+            metric = services.create_metric(_metric_body(form), actor=current_user)
+        except Invalid as exc:
+            _show_errors(form, exc, _field_target(form, METRIC_FIELDS))
+        else:
+            flash(_("The metric %(key)s is added.", key=metric.key), "success")
+            return redirect(url_for("experiments.metrics"))
+    return render_template("experiments/metric_form.html", form=form, metric=None)
+
+
+@bp.route("/metrics/<key>/edit", methods=["GET", "POST"])
+@roles_required(DESIGNERS)
+def edit_metric(key: str):
+    metric = services.get_metric(key)
+    if metric is None:
+        abort(404)
+    form = MetricForm(data=_metric_of(metric) if request.method == "GET" else None)
+    del form.key
+    if form.validate_on_submit():
+        try:
+            services.update_metric(metric, _metric_body(form), actor=current_user)
+        except Invalid as exc:
+            _show_errors(form, exc, _field_target(form, METRIC_FIELDS))
+        else:
+            flash(_("The metric %(key)s is saved.", key=metric.key), "success")
+            return redirect(url_for("experiments.metrics"))
+    return render_template("experiments/metric_form.html", form=form, metric=metric)
+
+
+# --- power calculator ----------------------------------------------------------------
+
+
+@bp.route("/power")
+@roles_required(ANY_ROLE)
+def power():
+    form = PowerForm(formdata=request.args or None)
+    plan = None
+    if "calculate" in request.args and form.validate():
+        proportion = form.metric_type.data == "proportion"
+        try:
+            plan = services.plan_sample_size(
+                baseline=form.baseline_rate.data / 100
+                if proportion
+                else form.baseline_mean.data,
+                mde=form.mde.data / 100,
+                alpha=form.alpha.data,
+                power=form.power.data,
+                variants=form.variants.data,
+                sd=None if proportion else form.sd.data,
+                weekly_units=form.weekly_units.data,
+            )
+        except Invalid as exc:
+            baseline = "baseline_rate" if proportion else "baseline_mean"
+            _show_errors(form, exc, _field_target(form, {"baseline": baseline}))
+    days = math.ceil(plan.weeks * 7) if plan and plan.weeks is not None else None
+    return render_template("experiments/power.html", form=form, plan=plan, days=days)
+
+
+# --- events ------------------------------------------------------------------------
+
+
+def _recent_imports() -> list[tuple[EventImport, str | None]]:
+    return list(
+        db.session.execute(
+            sa.select(EventImport, User.display_name)
+            .outerjoin(User, User.id == EventImport.created_by_id)
+            .order_by(EventImport.created_at.desc(), EventImport.id.desc())
+            .limit(10)
+        )
+    )
+
+
+@bp.route("/events/import", methods=["GET", "POST"])
+@roles_required(DESIGNERS)
+def import_events():
+    form = EventImportForm()
+    job = result = None
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            job, result = ingest.import_csv(
+                upload.read(),
+                filename=upload.filename or "events.csv",
+                actor=current_user,
+            )
+        except ValueError as exc:
+            form.file.errors.append(str(exc))
+    return render_template(
+        "experiments/import.html",
+        form=form,
+        job=job,
+        rejected=result.rejected[:20] if result else [],
+        imports=_recent_imports(),
+        columns=sorted(ingest.CSV_COLUMNS),
+    )
+
+
+@bp.route("/events/imports/<int:import_id>/errors.csv")
+@roles_required(DESIGNERS)
+def import_errors(import_id: int):
+    job = db.get_or_404(EventImport, import_id)
+    return _csv_response(job.error_report, f"import-{job.id}-errors.csv")
+
+
+# --- write keys --------------------------------------------------------------------
+
+
+@bp.route("/write-keys", methods=["GET", "POST"])
+@roles_required(DESIGNERS)
+def write_keys():
+    form = WriteKeyForm()
+    secret = None
+    if form.validate_on_submit():
+        try:
+            _token, secret = auth_services.create_token(
+                current_user._get_current_object(), form.name.data, kind="ingest"
+            )
+        except auth_services.ServiceError as exc:
+            form.name.errors.append(exc.message)
+        else:
+            form = WriteKeyForm(formdata=None)
+    return render_template(
+        "experiments/write_keys.html",
+        form=form,
+        keys=auth_services.list_write_keys(),
+        new_secret=secret,
+        revoke_form=ConfirmForm(),
+    )
+
+
+@bp.route("/write-keys/<int:key_id>/revoke", methods=["POST"])
+@roles_required(DESIGNERS)
+def revoke_write_key(key_id: int):
+    token = db.session.get(ApiToken, key_id)
+    if token is None or token.kind != "ingest":
+        abort(404)
+    auth_services.revoke_token(token, actor=current_user)
+    flash(_("The write key “%(name)s” is revoked.", name=token.name), "success")
+    return redirect(url_for("experiments.write_keys"))

@@ -258,3 +258,103 @@ def make_token(app) -> Callable[[User], str]:
         return secret
 
     return make
+
+
+# --- experiments ------------------------------------------------------------------
+
+METRICS = {
+    "converted": {
+        "name": {"zh": "成交转化", "en": "Converted"},
+        "kind": "proportion",
+        "event_type": "deal_won",
+    },
+    "deal_value": {
+        "name": {"zh": "成交金额", "en": "Deal value"},
+        "kind": "mean",
+        "event_type": "deal_won",
+        "aggregate": "sum",
+        "cuped_lookback_days": 30,
+    },
+}
+
+
+def experiment_body(key: str = "price-objection-script", **overrides) -> dict:
+    """An API body for a complete, launchable experiment design."""
+    return {
+        "key": key,
+        "name": "价格异议话术 Price-objection script",
+        "hypothesis": {
+            "if": "reps answer price objections with the value script",
+            "then": "more leads convert",
+            "because": "price is reframed as value",
+        },
+        "unit_type": "lead",
+        "variants": [
+            {"key": "control", "weight": 0.5},
+            {"key": "new_script", "weight": 0.5},
+        ],
+        "primary_metrics": ["converted"],
+        "secondary_metrics": ["deal_value"],
+        "analysis": {"alpha": 0.05, "cuped": True, "sequential": False, "mde": 0.1},
+        "decision_criteria": {
+            "success": "Conversion +2 points, 95% interval above 0",
+            "early_stop": "Deal value down 10% or more",
+        },
+        **overrides,
+    }
+
+
+@pytest.fixture
+def manager(make_user) -> User:
+    return make_user("manager")
+
+
+@pytest.fixture
+def manager_api(app, manager, make_token):
+    """A test client and bearer headers acting as a manager."""
+    return app.test_client(), {"Authorization": f"Bearer {make_token(manager)}"}
+
+
+@pytest.fixture
+def make_metrics(manager_api):
+    """Create the standard metrics through the API."""
+
+    def make(*keys: str) -> None:
+        client, auth = manager_api
+        for key in keys or METRICS:
+            response = client.post(
+                "/api/v1/metrics", json={"key": key, **METRICS[key]}, headers=auth
+            )
+            assert response.status_code == 201, response.json
+
+    return make
+
+
+@pytest.fixture
+def make_experiment(manager_api, make_metrics):
+    """Create (and by default start) an experiment through the API; returns its JSON."""
+    made_metrics = []
+
+    def make(key: str = "price-objection-script", *, start: bool = True, **overrides):
+        client, auth = manager_api
+        if not made_metrics:
+            make_metrics()
+            made_metrics.append(True)
+        response = client.post(
+            "/api/v1/experiments", json=experiment_body(key, **overrides), headers=auth
+        )
+        assert response.status_code == 201, response.json
+        if start:
+            response = client.post(f"/api/v1/experiments/{key}/start", headers=auth)
+            assert response.status_code == 200, response.json
+        return response.json
+
+    return make
+
+
+@pytest.fixture
+def write_key(app) -> str:
+    with app.app_context():
+        _token, secret = auth_services.create_token(None, "crm", kind="ingest")
+        db.session.commit()
+    return secret

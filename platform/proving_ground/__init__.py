@@ -1,53 +1,16 @@
-"""Proving Ground (练兵场): the app factory."""
-
-import os
+"""Proving Ground (练兵场)."""
 
 from flask import Flask
-
-import assessments.views
-import asset_library.views
-import experiments.views
-from proving_ground import api, cli, db, errors, i18n, limits, security, views
-from proving_ground.access import csrf, guard_request
-from proving_ground.audit import api as audit_api
-from proving_ground.audit import views as audit_views
-from proving_ground.auth import api as auth_api
-from proving_ground.auth import login
-from proving_ground.auth import views as auth_views
-from proving_ground.config import load_config
 
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: defaults, then ``PG_*`` environment variables, then ``config``.
 
-    ``config`` may also hold ``INSTANCE_PATH`` (else ``PG_INSTANCE_PATH``, else
-    Flask's ``instance/`` folder) and ``DATABASE_URL``.
+    See :func:`proving_ground.app.create_app`. The pillars import the core's
+    modules, so the factory module, which imports the pillars, is loaded only when
+    an app is built: importing ``proving_ground.db`` from a pillar never pulls the
+    pillars in half-loaded.
     """
-    instance_path = (config or {}).get("INSTANCE_PATH") or os.environ.get(
-        "PG_INSTANCE_PATH"
-    )
-    app = Flask(__name__, instance_path=instance_path)
-    load_config(app, config)
-    app.json.ensure_ascii = False  # Chinese stays readable in API responses
+    from proving_ground.app import create_app as build
 
-    security.init_app(app)
-    db.init_app(app)
-    login.init_app(app)
-    csrf.init_app(app)
-    app.before_request(guard_request)
-    limits.init_app(app)
-    i18n.init_app(app)
-    errors.init_app(app)
-    api.init_app(app)
-    cli.init_app(app)
-
-    app.register_blueprint(views.bp)
-    app.register_blueprint(auth_views.bp)
-    app.register_blueprint(audit_views.bp)
-    app.register_blueprint(experiments.views.bp, url_prefix="/experiments")
-    app.register_blueprint(assessments.views.bp, url_prefix="/assessments")
-    app.register_blueprint(asset_library.views.bp, url_prefix="/library")
-    api.api.register_blueprint(auth_api.users_api)
-    api.api.register_blueprint(auth_api.tokens_api)
-    api.api.register_blueprint(audit_api.audit_api)
-    return app
+    return build(config)

@@ -22,6 +22,7 @@ F = TypeVar("F", bound=Callable)
 csrf = CSRFProtect()
 
 ACCESS_ATTRIBUTE = "_pg_access"
+INGEST_ATTRIBUTE = "_pg_ingest"
 PUBLIC = "public"
 
 #: Endpoints of extensions and Flask itself that serve public material.
@@ -62,6 +63,18 @@ def roles_required(*roles: Role | Iterable[Role]) -> Callable[[F], F]:
     return decorate
 
 
+def write_key_allowed(view: F) -> F:
+    """Declare that an ingest-only write key may also use this view (besides the
+    roles declared with roles_required)."""
+    setattr(view, INGEST_ATTRIBUTE, True)
+    return view
+
+
+def endpoint_accepts_write_keys(app: Flask, endpoint: str | None) -> bool:
+    view = app.view_functions.get(endpoint or "")
+    return bool(view is not None and getattr(view, INGEST_ATTRIBUTE, False))
+
+
 def endpoint_access(app: Flask, endpoint: str | None) -> frozenset[Role] | str | None:
     """The declared audience of an endpoint: ``PUBLIC``, a set of roles, or None."""
     if endpoint is None:
@@ -90,7 +103,12 @@ def guard_request():
         current_app.logger.error("endpoint %s declares no access", request.endpoint)
         abort(403)
     if declared != PUBLIC:
-        if not current_user.is_authenticated:
+        authenticated = current_user.is_authenticated  # runs the token loader
+        if g.get("write_key") is not None:
+            if not endpoint_accepts_write_keys(current_app, request.endpoint):
+                abort(403, description="write keys may only send events")
+            return None  # a write key carries no ambient authority: no CSRF
+        if not authenticated:
             return current_app.login_manager.unauthorized()
         if not current_user.has_any_role(declared):
             abort(403)

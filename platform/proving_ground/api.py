@@ -125,13 +125,10 @@ class MeSchema(ma.Schema):
     id = ma.fields.Integer()
     email = ma.fields.String()
     display_name = ma.fields.String()
-    roles = ma.fields.Method("role_list")
+    roles = ma.fields.List(ma.fields.String(), attribute="role_names")
     locale = ma.fields.String(allow_none=True)
     team = ma.fields.String(allow_none=True)
     region = ma.fields.String(allow_none=True)
-
-    def role_list(self, user) -> list[str]:
-        return sorted(role.value for role in user.roles)
 
 
 @core_api.route("/me")

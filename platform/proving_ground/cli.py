@@ -136,6 +136,58 @@ def revoke_token(email, name, token_id, revoke_all):
     click.echo(f"Revoked {len(tokens)} token(s).")
 
 
+# --- write keys -------------------------------------------------------------------
+
+write_keys_cli = click.Group(
+    "write-keys", help="Ingest-only keys that can send events."
+)
+
+
+@write_keys_cli.command("create")
+@click.option("--name", required=True, help="Which system sends with it.")
+@click.option("--email", help="Record this user as its creator.")
+@with_appcontext
+def create_write_key(name, email):
+    """Create a write key; the key is printed alone on the last line."""
+    creator = _user_or_fail(email) if email else None
+    try:
+        token, secret = auth_services.create_token(creator, name, kind="ingest")
+    except auth_services.ServiceError as exc:
+        raise click.UsageError(f"{exc.field}: {exc.message}") from None
+    db.session.commit()
+    click.echo(f"Write key {token.id} “{token.name}”. Shown only once:")
+    click.echo(secret)
+
+
+@write_keys_cli.command("list")
+@with_appcontext
+def list_write_keys():
+    """List write keys."""
+    for token in auth_services.list_write_keys():
+        state = "revoked" if token.revoked_at else "active"
+        used = (
+            token.last_used_at.isoformat(timespec="seconds")
+            if token.last_used_at
+            else "never"
+        )
+        click.echo(
+            f"{token.id:>5}  {token.prefix}…  {state:<8} last used {used}  {token.name}"
+        )
+
+
+@write_keys_cli.command("revoke")
+@click.option("--id", "key_id", type=int, required=True)
+@with_appcontext
+def revoke_write_key(key_id):
+    """Revoke a write key by id."""
+    token = next((t for t in auth_services.list_write_keys() if t.id == key_id), None)
+    if token is None or token.revoked_at is not None:
+        raise click.UsageError("No active write key with this id.")
+    auth_services.revoke_token(token, actor=None)
+    db.session.commit()
+    click.echo(f"Revoked write key {key_id}.")
+
+
 # --- demo -------------------------------------------------------------------------
 
 demo_cli = click.Group("demo", help="Bilingual demo data.")
@@ -162,5 +214,5 @@ def load_demo(if_empty):
 
 
 def init_app(app) -> None:
-    for group in (users_cli, tokens_cli, demo_cli):
+    for group in (users_cli, tokens_cli, write_keys_cli, demo_cli):
         app.cli.add_command(group)

@@ -67,6 +67,14 @@ class Defaults:
     API_PER_PAGE_DEFAULT = 50
     API_PER_PAGE_MAX = 200
 
+    #: Events stamped further ahead than this are refused (clock skew allowance).
+    EVENTS_MAX_FUTURE_MINUTES = 60
+    EVENTS_MAX_PROPERTIES_BYTES = 4096
+    #: Requests per write key (each up to 1,000 events).
+    EVENTS_RATE_LIMIT = "600 per minute"
+    #: Uploads (CSV imports) larger than this are refused with 413.
+    MAX_CONTENT_LENGTH = 32 * 1024 * 1024
+
     #: Shared by the demo users that `demo load` creates on a local machine.
     DEMO_PASSWORD = "proving-ground-demo-2026"  # noqa: S105 (demo data only)
 

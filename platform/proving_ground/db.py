@@ -8,10 +8,11 @@ success (status < 400) and rolls back otherwise. CLI commands commit per batch.
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import Flask, Response, has_request_context, request
+from flask import Flask, Response, current_app, has_request_context, request
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
@@ -63,6 +64,22 @@ class UTCDateTime(sa.types.TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def local_day(column: sa.ColumnElement) -> sa.ColumnElement[str]:
+    """``YYYY-MM-DD`` of a UTC timestamp column in the display time zone
+    (``BABEL_DEFAULT_TIMEZONE``), computed by the database.
+
+    PostgreSQL converts with the zone's rules; SQLite knows no zones, so the zone's
+    current offset is applied (exact for zones without daylight saving, such as
+    Asia/Shanghai).
+    """
+    zone_name = current_app.config["BABEL_DEFAULT_TIMEZONE"]
+    if db.session.get_bind().dialect.name == "postgresql":
+        return sa.func.to_char(sa.func.timezone(zone_name, column), "YYYY-MM-DD")
+    offset = datetime.now(ZoneInfo(zone_name)).utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    return sa.func.date(column, f"{minutes:+d} minutes")
 
 
 # --- SQLite: WAL, foreign keys, busy timeout, IMMEDIATE write transactions ---------

@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from proving_ground.access import is_api_request
+from proving_ground.validation import Invalid
 
 ERROR_CODES = {
     400: "bad_request",
@@ -141,7 +142,23 @@ def handle_http_exception(error: HTTPException):
     ), status
 
 
+def handle_invalid(error: Invalid):
+    """A service refused input: the API's error shape, or a 422 page."""
+    if is_api_request():
+        return api_error(error.status, error.message, error.fields)
+    return (
+        render_template(
+            "errors/generic.html",
+            error=error,
+            status=error.status,
+            description=error.message,
+        ),
+        error.status,
+    )
+
+
 def init_app(app: Flask) -> None:
     # Unhandled exceptions reach this handler as InternalServerError (logged by
     # Flask first); in tests they propagate instead.
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Invalid, handle_invalid)

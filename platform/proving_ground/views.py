@@ -9,6 +9,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from proving_ground.access import ANY_ROLE, public, roles_required
@@ -43,4 +44,18 @@ def set_locale():
 @public
 def api_docs():
     """The OpenAPI document rendered as a page (no JavaScript, no CDN)."""
-    return render_template("core/api_docs.html", spec=api.spec.to_dict())
+    return render_template(
+        "core/api_docs.html", spec=api.spec.to_dict(), tag_titles=API_TAG_TITLES
+    )
+
+
+#: Readable headings for the API's groups (flask-smorest names them by blueprint).
+API_TAG_TITLES = {
+    "api": _l("Health and the current user"),
+    "users_api": _l("Users"),
+    "tokens_api": _l("API tokens"),
+    "audit_api": _l("Audit log"),
+    "metrics_api": _l("Metrics"),
+    "experiments_api": _l("Experiments"),
+    "events_api": _l("Tracking: events, imports and write keys"),
+}

@@ -9,7 +9,12 @@ session and through a bearer token; a user holding a declared role gets through.
 import pytest
 from support import csrf_token, login
 
-from proving_ground.access import PUBLIC, Role, endpoint_access
+from proving_ground.access import (
+    PUBLIC,
+    Role,
+    endpoint_accepts_write_keys,
+    endpoint_access,
+)
 
 #: Pages anyone may use, by design.
 EXPECTED_PUBLIC = {
@@ -60,7 +65,7 @@ def test_undeclared_view_is_refused(app):
     assert app.test_client().get("/forgotten").status_code == 403
 
 
-def test_role_matrix(app, make_user, make_token):
+def test_role_matrix(app, make_user, make_token, write_key):
     users = {role: make_user(role.value) for role in Role}
     users[None] = make_user()  # signed in, but holding no role
     tokens = {key: make_token(user) for key, user in users.items()}
@@ -97,6 +102,14 @@ def test_role_matrix(app, make_user, make_token):
                 assert response.status_code == 403, where
                 assert response.json["error"]["code"] == "forbidden", where
             else:  # tokens are for the API only; pages want a session
+                assert response.status_code == 302, where
+            # A write key opens only the endpoints that declare it (sending events).
+            response = _request(anonymous, method, url, token=write_key)
+            if endpoint_accepts_write_keys(app, endpoint):
+                assert response.status_code not in (401, 403), where
+            elif is_api:
+                assert response.status_code == 403, where
+            else:
                 assert response.status_code == 302, where
             # A declared role gets through (safe methods: no side effects here).
             if method in UNSAFE:

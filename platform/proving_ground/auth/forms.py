@@ -4,6 +4,7 @@ from wtforms import (
     BooleanField,
     EmailField,
     PasswordField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -16,11 +17,15 @@ from proving_ground.i18n import ROLE_LABELS
 
 
 def role_choices():
-    return [(role.value, ROLE_LABELS[role]) for role in Role]
+    return [SelectChoice(role.value, ROLE_LABELS[role]) for role in Role]
 
 
 def locale_choices():
-    return [("", _l("Follow the browser")), ("zh_CN", "中文"), ("en", "English")]
+    return [
+        SelectChoice("", _l("Follow the browser")),
+        SelectChoice("zh_CN", "中文"),
+        SelectChoice("en", "English"),
+    ]
 
 
 class MultiCheckboxField(SelectMultipleField):

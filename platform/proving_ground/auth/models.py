@@ -49,6 +49,10 @@ class User(UserMixin, Base):
     def roles(self) -> frozenset[Role]:
         return frozenset(Role(row.role) for row in self.role_rows)
 
+    @property
+    def role_names(self) -> list[str]:
+        return sorted(role.value for role in self.roles)
+
     def has_role(self, role: Role) -> bool:
         return role in self.roles
 
@@ -86,8 +90,10 @@ class ApiToken(Base):
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    #: The user a token acts for; for a write key, who created it (None when
+    #: created from the command line).
+    user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
     )
     name: Mapped[str] = mapped_column(sa.String(100), nullable=False)
     #: ``user`` acts with the user's roles; ``ingest`` (write keys, a later issue)
@@ -102,7 +108,7 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
-    user: Mapped[User] = relationship(back_populates="tokens")
+    user: Mapped[User | None] = relationship(back_populates="tokens")
 
     __table_args__ = (
         sa.CheckConstraint(sa.column("kind").in_(["user", "ingest"]), name="kind"),

@@ -219,9 +219,11 @@ def _digest(token: str) -> str:
 
 
 def create_token(
-    user: User, name: str, *, actor: User | None = None
+    user: User | None, name: str, *, actor: User | None = None, kind: str = "user"
 ) -> tuple[ApiToken, str]:
-    """Create a token for ``user``; returns the row and the secret, shown only once."""
+    """Create a token for ``user`` (a ``user`` token) or an ingest-only write key
+    (``kind="ingest"``, ``user`` its creator); returns the row and the secret,
+    which is shown only once."""
     name = name.strip()
     if not name:
         raise ServiceError("name", str(_l("Give the token a name.")))
@@ -229,35 +231,34 @@ def create_token(
         raise ServiceError("name", str(_l("Use at most %(n)d characters.", n=100)))
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
-        user=user, name=name, token_hash=_digest(secret), prefix=secret[:10]
+        user=user, name=name, kind=kind, token_hash=_digest(secret), prefix=secret[:10]
     )
     db.session.add(token)
     db.session.flush()
-    record(actor or user, "token.created", token, {"user": user.email, "name": name})
+    action = "write_key.created" if kind == "ingest" else "token.created"
+    owner = user.email if user else None
+    record(actor or user, action, token, {"user": owner, "name": name})
     return token, secret
 
 
 def revoke_token(token: ApiToken, *, actor: User | None) -> None:
     if token.revoked_at is None:
         token.revoked_at = utcnow()
-        record(
-            actor,
-            "token.revoked",
-            token,
-            {"user": token.user.email, "name": token.name},
-        )
+        action = "write_key.revoked" if token.kind == "ingest" else "token.revoked"
+        owner = token.user.email if token.user else None
+        record(actor, action, token, {"user": owner, "name": token.name})
 
 
-def user_for_token(secret: str) -> tuple[User, ApiToken] | None:
-    """The active user and live token for a bearer secret, or None."""
+def user_for_token(secret: str) -> tuple[User | None, ApiToken] | None:
+    """The active user (None for a write key) and live token for a bearer secret."""
     if not secret.startswith(TOKEN_PREFIX):
         return None
     token = db.session.scalar(
         sa.select(ApiToken).where(ApiToken.token_hash == _digest(secret))
     )
-    if token is None or token.revoked_at is not None or token.kind != "user":
+    if token is None or token.revoked_at is not None:
         return None
-    if not token.user.active:
+    if token.kind == "user" and not token.user.active:
         return None
     return token.user, token
 
@@ -287,11 +288,21 @@ def touch_token(token: ApiToken, *, in_write_transaction: bool) -> None:
         )
 
 
+def list_write_keys() -> list[ApiToken]:
+    return list(
+        db.session.scalars(
+            sa.select(ApiToken)
+            .where(ApiToken.kind == "ingest")
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        )
+    )
+
+
 def list_tokens(user: User) -> list[ApiToken]:
     return list(
         db.session.scalars(
             sa.select(ApiToken)
-            .where(ApiToken.user_id == user.id)
+            .where(ApiToken.user_id == user.id, ApiToken.kind == "user")
             .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
         )
     )
