@@ -8,9 +8,11 @@ from flask_login import current_user
 from flask_smorest import Blueprint, abort
 
 from experiments import ingest, services
+from experiments import results as results_module
 from experiments.csvfiles import read_csv
 from experiments.models import EventImport, Experiment, Metric, MetricRole
 from proving_ground.access import ANY_ROLE, Role, roles_required, write_key_allowed
+from proving_ground.actions import services as action_services
 from proving_ground.api import PaginationArgs, page_schema, paginate
 from proving_ground.auth import services as auth_services
 from proving_ground.auth.models import ApiToken
@@ -703,3 +705,164 @@ def revoke_write_key(key_id):
     if token is None or token.kind != "ingest":
         abort(404, message="No such write key.")
     auth_services.revoke_token(token, actor=current_user)
+
+
+# --- results and decisions --------------------------------------------------------
+
+
+class EstimateSchema(ma.Schema):
+    estimate = ma.fields.Float(allow_none=True)
+    ci_low = ma.fields.Float(allow_none=True)
+    ci_high = ma.fields.Float(allow_none=True)
+    p_value = ma.fields.Float(allow_none=True)
+    std_error = ma.fields.Float(allow_none=True)
+
+
+class VariantResultSchema(ma.Schema):
+    variant = ma.fields.String()
+    n = ma.fields.Integer()
+    mean = ma.fields.Float(allow_none=True)
+    std = ma.fields.Float(allow_none=True)
+    absolute = ma.fields.Nested(EstimateSchema, allow_none=True)
+    relative = ma.fields.Nested(
+        EstimateSchema,
+        allow_none=True,
+        metadata={"description": "Fractions: 0.05 = +5 %"},
+    )
+    adjusted_p_value = ma.fields.Float(allow_none=True)
+    bayesian = ma.fields.Dict(allow_none=True)
+    control_mean = ma.fields.Float(allow_none=True)
+    treatment_mean = ma.fields.Float(
+        allow_none=True, metadata={"description": "CUPED-adjusted when applied"}
+    )
+    cuped_applied = ma.fields.Boolean()
+    variance_reduction = ma.fields.Float(allow_none=True)
+    sequential_tuning = ma.fields.Integer(metadata={"description": "N* used"})
+    warnings = ma.fields.List(ma.fields.String())
+
+
+class MetricResultSchema(ma.Schema):
+    metric = ma.fields.String()
+    name = ma.fields.Nested(BilingualSchema)
+    kind = ma.fields.String()
+    role = ma.fields.String()
+    direction = ma.fields.String()
+    cuped = ma.fields.Boolean()
+    variants = ma.fields.List(ma.fields.Nested(VariantResultSchema))
+
+
+class ResultsSchema(ma.Schema):
+    experiment = ma.fields.String()
+    run = ma.fields.Integer()
+    computed_at = ma.fields.String()
+    options = ma.fields.Dict()
+    srm = ma.fields.Dict()
+    units = ma.fields.Dict(metadata={"description": "per_variant, multiple_exposures"})
+    metrics = ma.fields.List(ma.fields.Nested(MetricResultSchema))
+    warnings = ma.fields.List(ma.fields.String())
+    recommendation = ma.fields.Dict()
+
+
+class ResultsArgs(ma.Schema):
+    cuped = ma.fields.String(metadata={"enum": ["0", "1"]})
+    sequential = ma.fields.String(metadata={"enum": ["0", "1"]})
+    sequential_tuning = ma.fields.String(metadata={"description": "N* in units"})
+    alpha = ma.fields.String()
+    correction = ma.fields.String(metadata={"enum": ["holm", "bh", "none"]})
+
+
+@experiments_api.route("/<key>/results")
+@roles_required(ANY_ROLE)
+@experiments_api.arguments(ResultsArgs, location="query")
+@experiments_api.response(200, ResultsSchema)
+def get_results(args, key):
+    """Lift per metric and variant against control, with intervals, p-values
+    (raw and adjusted), CUPED, sequential intervals on request, a Bayesian view,
+    the SRM check and the pre-registered recommendation. Cached until new data."""
+    experiment = _experiment_or_404(key)
+    return results_module.results(
+        experiment, results_module.Options.of(experiment, args)
+    )
+
+
+@experiments_api.route("/<key>/results.csv")
+@roles_required(ANY_ROLE)
+@experiments_api.arguments(ResultsArgs, location="query")
+@experiments_api.response(200, description="One row per metric and variant")
+def get_results_csv(args, key):
+    """The results as CSV (one row per metric and variant)."""
+    experiment = _experiment_or_404(key)
+    payload = results_module.results(
+        experiment, results_module.Options.of(experiment, args)
+    )
+    return Response(
+        "\ufeff" + results_module.as_csv(payload),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{key}-results.csv"'},
+    )
+
+
+class DecisionSchema(ma.Schema):
+    decision = ma.fields.String(
+        required=True, metadata={"enum": ["adopt", "iterate", "abandon"]}
+    )
+    rationale = ma.fields.String(required=True)
+
+
+class DecisionOutSchema(DecisionSchema):
+    experiment = ma.fields.String()
+    decided_by = ma.fields.String(allow_none=True)
+    decided_at = ma.fields.AwareDateTime()
+    recommendation = ma.fields.Dict()
+
+
+@experiments_api.route("/<key>/decision", methods=["POST"])
+@roles_required(DESIGNERS)
+@experiments_api.arguments(DecisionSchema)
+@experiments_api.response(201, DecisionOutSchema)
+def decide(data, key):
+    """Record adopt / iterate / abandon with a rationale on a stopped experiment
+    (audited; adopting drafts a playbook in the asset library)."""
+    experiment = _owned(_experiment_or_404(key))
+    row = results_module.decide(
+        experiment, data["decision"], data["rationale"], actor=current_user
+    )
+    return {
+        "experiment": experiment.key,
+        "decision": row.decision,
+        "rationale": row.rationale,
+        "decided_by": current_user.email,
+        "decided_at": row.decided_at,
+        "recommendation": row.results["recommendation"],
+    }
+
+
+class ActionItemSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    title = ma.fields.String(required=True)
+    assignee = ma.fields.Email(required=True, metadata={"description": "E-mail"})
+    due_on = ma.fields.Date(allow_none=True, load_default=None)
+    done = ma.fields.Boolean(dump_only=True)
+
+
+@experiments_api.route("/<key>/action-items", methods=["POST"])
+@roles_required(DESIGNERS)
+@experiments_api.arguments(ActionItemSchema)
+@experiments_api.response(201, ActionItemSchema)
+def create_action_item(data, key):
+    """A follow-up (what, who, by when) that shows on the assignee's home page."""
+    experiment = _owned(_experiment_or_404(key))
+    item = action_services.create_action_item(
+        title=data["title"],
+        assignee=auth_services.get_user_by_email(data["assignee"]),
+        due_on=data.get("due_on"),
+        source=f"experiment:{experiment.key}",
+        actor=current_user,
+    )
+    return {
+        "id": item.id,
+        "title": item.title,
+        "assignee": item.assignee.email,
+        "due_on": item.due_on,
+        "done": item.is_done,
+    }

@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
+    DateField,
     FieldList,
     FloatField,
     Form,
@@ -34,6 +35,7 @@ from wtforms.validators import (
 from experiments.models import (
     Aggregate,
     CapKind,
+    Decision,
     Direction,
     ExperimentStatus,
     MetricKind,
@@ -71,6 +73,24 @@ AGGREGATE_LABELS = {Aggregate.COUNT: _l("Count"), Aggregate.SUM: _l("Sum of valu
 DIRECTION_LABELS = {
     Direction.INCREASE: _l("Higher is better"),
     Direction.DECREASE: _l("Lower is better"),
+}
+#: The owner's decision (采纳 / 迭代 / 放弃) and, for recommendations only,
+#: keep running.
+DECISION_LABELS = {
+    Decision.ADOPT: _l("Adopt"),
+    Decision.ITERATE: _l("Iterate"),
+    Decision.ABANDON: _l("Abandon"),
+    "keep_running": _l("Keep running"),
+}
+DECISION_HINTS = {
+    Decision.ADOPT: _l("Roll the treatment out; it becomes the new practice."),
+    Decision.ITERATE: _l("Change the design or the practice and test again."),
+    Decision.ABANDON: _l("Keep the current practice; drop the treatment."),
+}
+CORRECTION_LABELS = {
+    "holm": _l("Holm (family-wise error rate)"),
+    "bh": _l("Benjamini–Hochberg (false discovery rate)"),
+    "none": _l("None"),
 }
 CAP_LABELS = {
     CapKind.ABSOLUTE: _l("Absolute value"),
@@ -358,3 +378,68 @@ class WriteKeyForm(FlaskForm):
     name = StringField(
         _l("Write key name"), validators=[DataRequired(), Length(max=100)]
     )
+
+
+# --- results: what-if settings, decision, action items ----------------------------
+
+
+class AnalysisForm(FlaskForm):
+    """The analysis settings of the results page (a GET form, so no CSRF token).
+
+    Field names are the results API's query arguments; the results service checks
+    the values (``Options.of``), so the fields only carry them."""
+
+    class Meta:
+        csrf = False
+
+    cuped = SelectField(
+        _l("CUPED variance reduction"),
+        choices=[SelectChoice("1", _l("On")), SelectChoice("0", _l("Off"))],
+    )
+    sequential = SelectField(
+        _l("Sequential testing"),
+        choices=[SelectChoice("1", _l("On")), SelectChoice("0", _l("Off"))],
+    )
+    sequential_tuning = StringField(
+        _l("Sequential N* (units)"), render_kw={"inputmode": "numeric"}
+    )
+    alpha = StringField(
+        _l("Significance level (alpha)"), render_kw={"inputmode": "decimal"}
+    )
+    correction = SelectField(
+        _l("Multiple testing correction"),
+        choices=[SelectChoice(key, label) for key, label in CORRECTION_LABELS.items()],
+    )
+
+
+class DecisionForm(FlaskForm):
+    decision = RadioField(
+        _l("Decision"),
+        choices=[
+            SelectChoice(d.value, DECISION_LABELS[d])
+            for d in (Decision.ADOPT, Decision.ITERATE, Decision.ABANDON)
+        ],
+        validators=[InputRequired(_l("Choose adopt, iterate or abandon."))],
+    )
+    rationale = TextAreaField(
+        _l("Rationale"),
+        validators=[
+            DataRequired(_l("Say why: the rationale is part of the record.")),
+            Length(max=5000),
+        ],
+    )
+
+
+class ActionItemForm(FlaskForm):
+    title = StringField(
+        _l("What is to be done"),
+        validators=[DataRequired(_l("Say what is to be done.")), Length(max=300)],
+    )
+    assignee = SelectField(
+        _l("Who"), coerce=int, validators=[InputRequired(_l("Choose an active user."))]
+    )
+    due_on = DateField(_l("Due date"), validators=[Optional()])
+
+    def __init__(self, *args, assignees=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.assignee.choices = list(assignees)

@@ -164,7 +164,7 @@ class Experiment(Base):
     metric_links: Mapped[list["ExperimentMetric"]] = relationship(
         back_populates="experiment",
         cascade="all, delete-orphan",
-        order_by="ExperimentMetric.position",
+        order_by="(ExperimentMetric.role, ExperimentMetric.position)",
         lazy="selectin",
     )
     owner = relationship("User", lazy="joined")
@@ -299,3 +299,53 @@ class EventImport(Base):
     #: The rejected rows as CSV (their original columns plus ``row`` and
     #: ``errors``), offered for download.
     error_report: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+
+
+class Decision(StrEnum):
+    ADOPT = "adopt"
+    ITERATE = "iterate"
+    ABANDON = "abandon"
+
+
+class ExperimentDecision(Base):
+    """The owner's decision on a stopped experiment, with the evidence it rests on."""
+
+    __tablename__ = "experiment_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("experiments.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    run: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    decision: Mapped[str] = mapped_column(sa.String(10), nullable=False)
+    rationale: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    decided_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The results (API shape) the decision was taken on.
+    results: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False)
+
+    decided_by = relationship("User", lazy="joined")
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            sa.column("decision").in_([d.value for d in Decision]), name="decision"
+        ),
+    )
+
+
+class ResultsCache(Base):
+    """Computed results, reused until the experiment's data or settings change."""
+
+    __tablename__ = "experiment_results_cache"
+
+    experiment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: The analysis options, e.g. ``cuped=1&sequential=0&alpha=0.05&…``.
+    options: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    #: What the data looked like: last event id, last exposure id, design version.
+    data_version: Mapped[str] = mapped_column(sa.String(100), nullable=False)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False)

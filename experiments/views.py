@@ -1,6 +1,7 @@
 """Experiments pages (能力实验沙盒): the catalogue of experiments and metrics, the
-design form, lifecycle, live tracking, bulk assignment, the power calculator,
-event imports and write keys."""
+design form, lifecycle, live tracking, results with the decision and action items,
+the printable report, bulk assignment, the power calculator, event imports and
+write keys."""
 
 import functools
 import importlib.metadata
@@ -23,21 +24,29 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import format_decimal, format_percent, get_locale, ngettext
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from experiments import bp, ingest, services
+from experiments import bp, ingest, services, stats
+from experiments import results as results_service
 from experiments.csvfiles import read_csv
 from experiments.forms import (
     AGGREGATE_LABELS,
+    CORRECTION_LABELS,
+    DECISION_HINTS,
+    DECISION_LABELS,
     DIRECTION_LABELS,
     KIND_LABELS,
     ROLE_LABELS,
     STATUS_LABELS,
     UNIT_LABELS,
+    ActionItemForm,
+    AnalysisForm,
     AssignForm,
+    DecisionForm,
     EventImportForm,
     ExperimentForm,
     ExperimentNamesForm,
@@ -49,15 +58,18 @@ from experiments.forms import (
 from experiments.models import (
     EventImport,
     Experiment,
+    ExperimentDecision,
     ExperimentStatus,
     Metric,
     MetricRole,
 )
 from proving_ground.access import ANY_ROLE, Role, roles_required
+from proving_ground.actions import services as action_services
 from proving_ground.auth import services as auth_services
 from proving_ground.auth.forms import ConfirmForm
 from proving_ground.auth.models import ApiToken, User
 from proving_ground.db import db
+from proving_ground.i18n import current_language
 from proving_ground.validation import Invalid
 
 DESIGNERS = (Role.MANAGER, Role.ADMIN)
@@ -87,6 +99,7 @@ def pillar_globals() -> dict[str, Any]:
         "kind_label": lambda kind: KIND_LABELS.get(kind, kind),
         "aggregate_label": lambda value: AGGREGATE_LABELS.get(value, value),
         "direction_label": lambda value: DIRECTION_LABELS.get(value, value),
+        "decision_label": lambda value: DECISION_LABELS.get(value, value),
         "role_labels": ROLE_LABELS,
         "metric_language": _metric_language(),
         "can_design": current_user.is_authenticated
@@ -245,6 +258,7 @@ def detail(key: str):
         transition_form=TransitionForm(),
         planned_end=services.planned_end(experiment),
         roles=list(MetricRole),
+        decisions=_decisions(experiment),
     )
 
 
@@ -631,6 +645,592 @@ def assign(key: str):
                 frame.to_csv(index=False), f"{experiment.key}-assignments.csv"
             )
     return render_template("experiments/assign.html", experiment=experiment, form=form)
+
+
+# --- results, decision, action items, report -----------------------------------------
+
+#: The analysis settings' problems, as the results service names the query
+#: arguments (its own messages are English only).
+OPTION_ERRORS = {
+    "cuped": _l("Choose on or off."),
+    "sequential": _l("Choose on or off."),
+    "sequential_tuning": _l("A positive whole number of units."),
+    "alpha": _l("A number between 0 and 0.5, e.g. 0.05."),
+    "correction": _l("Choose Holm, Benjamini–Hochberg or none."),
+}
+#: The pre-registered rules of results.recommend, in the order they are tried.
+RULES = {
+    "srm": _l("Sample ratio mismatch → iterate: fix the assignment, then restart."),
+    "guardrail_harmed": _l("A guardrail metric significantly harmed → abandon."),
+    "primary_better": _l(
+        "A primary metric significantly better, no guardrail harmed → adopt."
+    ),
+    "primary_worse": _l("A primary metric significantly worse → abandon."),
+    "before_planned_end": _l(
+        "Nothing significant before the planned end → keep running."
+    ),
+    "no_effect": _l("Nothing significant after the planned end → iterate."),
+}
+#: Lifts and shares as people read them (Babel patterns).
+PERCENT = "#,##0.0%"
+SIGNED_PERCENT = "+#,##0.0%;-#,##0.0%"
+
+
+def _percent(value: float, *, signed: bool = False) -> str:
+    return format_percent(value, SIGNED_PERCENT if signed else PERCENT)
+
+
+def _level(alpha: float) -> str:
+    """The confidence level 1 − alpha as a percentage, e.g. 95%."""
+    return format_percent(1 - alpha, "#,##0.##%")
+
+
+def _analysis_form(experiment: Experiment) -> AnalysisForm:
+    """The what-if settings: the query arguments, else the experiment's own."""
+    defaults = {
+        "cuped": "1" if experiment.cuped else "0",
+        "sequential": "1" if experiment.sequential else "0",
+        "alpha": str(_number(experiment.alpha)),
+        "correction": "holm",
+    }
+    form = AnalysisForm(formdata=request.args or None, data=defaults)
+    #: Set when a setting is refused and the experiment's own are used instead.
+    form.invalid = False
+    return form
+
+
+def _options(experiment: Experiment, form: AnalysisForm) -> results_service.Options:
+    """The options of the query arguments. On a problem its message goes under the
+    field and the experiment's own settings are used."""
+    try:
+        return results_service.Options.of(experiment, request.args)
+    except Invalid as exc:
+        for name, messages in exc.fields.items():
+            if name in form:
+                form[name].errors = [str(OPTION_ERRORS.get(name, messages[0]))]
+            else:
+                flash(messages[0], "error")
+        form.invalid = True
+        return results_service.Options.of(experiment)
+
+
+def _option_args(options: results_service.Options) -> dict[str, Any]:
+    """Query arguments that reproduce ``options`` (for the CSV and report links)."""
+    args = {
+        "cuped": int(options.cuped),
+        "sequential": int(options.sequential),
+        "alpha": _number(options.alpha),
+        "correction": options.correction,
+    }
+    if options.tuning:
+        args["sequential_tuning"] = options.tuning
+    return args
+
+
+def _headline(row: dict[str, Any], level: str) -> str:
+    """One sentence on a treatment's relative lift, e.g. "B raised Converted by
+    12% (95% CI 3% to 21%)"; significance by the adjusted p-value."""
+    names = {"variant": row["variant_name"], "metric": row["metric_name"]}
+    relative = row["relative"]
+    if not row["has_lift"]:
+        return _(
+            "Not enough data yet to compare %(variant)s with the control on "
+            "%(metric)s.",
+            **names,
+        )
+    estimate, low, high = relative["estimate"], relative["ci_low"], relative["ci_high"]
+    if row["sign"] > 0:
+        return _(
+            "%(variant)s raised %(metric)s by %(lift)s (%(level)s CI %(low)s to "
+            "%(high)s).",
+            lift=_percent(estimate),
+            low=_percent(low),
+            high=_percent(high),
+            level=level,
+            **names,
+        )
+    if row["sign"] < 0:
+        return _(
+            "%(variant)s lowered %(metric)s by %(lift)s (%(level)s CI %(low)s to "
+            "%(high)s).",
+            lift=_percent(-estimate),
+            low=_percent(-high),
+            high=_percent(-low),
+            level=level,
+            **names,
+        )
+    figures = {
+        "lift": _percent(estimate, signed=True),
+        "low": _percent(low, signed=True),
+        "high": _percent(high, signed=True),
+        "level": level,
+    }
+    if low > 0 or high < 0:
+        return _(
+            "%(variant)s against the control on %(metric)s: %(lift)s (%(level)s CI "
+            "%(low)s to %(high)s), not significant after the correction for "
+            "multiple testing.",
+            **figures,
+            **names,
+        )
+    return _(
+        "No significant difference in %(metric)s for %(variant)s: %(lift)s "
+        "(%(level)s CI %(low)s to %(high)s).",
+        **figures,
+        **names,
+    )
+
+
+def _comparison_rows(experiment: Experiment, payload: dict) -> list[dict[str, Any]]:
+    """Per metric and treatment (payload order: primary, secondary, guardrail):
+    names in the reader's language, the payload entry, whether it is significant
+    (adjusted p < alpha, as the recommendation reads it) and whether the change
+    goes the metric's desired way (``verdict``: better, worse, neutral, unknown)."""
+    language = _metric_language()
+    locale = current_language()
+    alpha = payload["options"]["alpha"]
+    level = _level(alpha)
+    variant_names = {v.key: v.name for v in experiment.variants}
+    rows = []
+    for metric in payload["metrics"]:
+        wanted = 1 if metric["direction"] == "increase" else -1
+        for entry in metric["variants"][1:]:
+            relative = entry.get("relative") or {}
+            has_lift = all(
+                relative.get(k) is not None for k in ("estimate", "ci_low", "ci_high")
+            )
+            p = entry.get("adjusted_p_value")
+            absolute = entry.get("absolute") or {}
+            sign = 0
+            if p is not None and p < alpha and absolute.get("estimate") is not None:
+                sign = 1 if absolute["estimate"] > 0 else -1
+            if not has_lift:
+                verdict = "unknown"
+            elif sign == wanted:
+                verdict = "better"
+            elif sign:
+                verdict = "worse"
+            else:
+                verdict = "neutral"
+            row = {
+                "metric": metric["metric"],
+                "metric_name": metric["name"][language],
+                "role": metric["role"],
+                "variant": entry["variant"],
+                "variant_name": variant_names.get(entry["variant"], entry["variant"]),
+                "relative": relative,
+                "has_lift": has_lift,
+                "sign": sign,
+                "verdict": verdict,
+                "warnings": [
+                    stats.messages.message(code, locale)
+                    for code in entry.get("warnings") or []
+                ],
+            }
+            row["headline"] = _headline(row, level)
+            rows.append(row)
+    return rows
+
+
+def _reason(reason: dict, names: dict, experiment: Experiment) -> str:
+    """A reason of the recommendation in plain words."""
+    rule = reason.get("rule")
+    found = {
+        "metric": names["metrics"].get(reason.get("metric"), reason.get("metric")),
+        "variant": names["variants"].get(reason.get("variant"), reason.get("variant")),
+    }
+    if rule == "srm":
+        return _(
+            "The split of units differs from the planned split: the assignment or "
+            "the tracking is broken. Fix it and restart before trusting any result."
+        )
+    if rule == "guardrail_harmed":
+        return _(
+            "The guardrail %(metric)s got significantly worse with %(variant)s.",
+            **found,
+        )
+    if rule == "primary_better":
+        return _(
+            "The primary metric %(metric)s improved significantly with %(variant)s.",
+            **found,
+        )
+    if rule == "primary_worse":
+        return _(
+            "The primary metric %(metric)s got significantly worse with %(variant)s.",
+            **found,
+        )
+    if rule == "before_planned_end":
+        return _(
+            "Nothing is significant yet, after %(days)s of %(planned)d planned days.",
+            days=format_decimal(reason.get("days_run", 0), "#,##0.#"),
+            planned=experiment.planned_duration_days,
+        )
+    return _(
+        "Nothing is significant and the planned duration is over: no effect of the "
+        "planned size was found."
+    )
+
+
+def _recommendation(experiment: Experiment, payload: dict) -> dict[str, Any]:
+    """The recommendation in plain words, with the rule that fired."""
+    recommendation = payload["recommendation"]
+    language = _metric_language()
+    names = {
+        "metrics": {m["metric"]: m["name"][language] for m in payload["metrics"]},
+        "variants": {v.key: v.name for v in experiment.variants},
+    }
+    reasons = [_reason(r, names, experiment) for r in recommendation["reasons"]]
+    label = DECISION_LABELS.get(recommendation["decision"], recommendation["decision"])
+    rule = recommendation["rule"]
+    return {
+        "decision": recommendation["decision"],
+        "label": label,
+        "rule": rule,
+        "rule_number": list(RULES).index(rule) + 1 if rule in RULES else None,
+        "rule_text": RULES.get(rule, rule),
+        "reasons": reasons,
+        "rules": [
+            {"key": key, "text": text, "fired": key == recommendation["rule"]}
+            for key, text in RULES.items()
+        ],
+        "summary": " ".join(
+            [_("Recommendation: %(decision)s.", decision=label), *reasons]
+        ),
+    }
+
+
+def _banners(payload: dict) -> list[dict[str, str]]:
+    """Warnings above the results: sample, multiple exposures, zero control mean
+    (the SRM has its own, stronger banner)."""
+    locale = current_language()
+    banners = []
+    if stats.messages.LOW_SAMPLE in payload["warnings"]:
+        banners.append(
+            {
+                "title": _("Low sample"),
+                "text": stats.messages.message(stats.messages.LOW_SAMPLE, locale),
+                "detail": ngettext(
+                    "A variant has fewer than %(num)d units.",
+                    "A variant has fewer than %(num)d units.",
+                    results_service.LOW_SAMPLE,
+                ),
+            }
+        )
+    multiple = payload["units"]["multiple_exposures"]
+    if multiple:
+        banners.append(
+            {
+                "title": _("Multiple exposures"),
+                "text": stats.messages.message(
+                    stats.messages.MULTIPLE_EXPOSURES, locale
+                ),
+                "detail": ngettext(
+                    "%(num)d unit met more than one variant; it is left out of the "
+                    "analysis.",
+                    "%(num)d units met more than one variant; they are left out of "
+                    "the analysis.",
+                    multiple,
+                ),
+            }
+        )
+    language = _metric_language()
+    zero = [
+        m["name"][language]
+        for m in payload["metrics"]
+        if any(
+            stats.messages.ZERO_CONTROL_MEAN in (e.get("warnings") or [])
+            for e in m["variants"][1:]
+        )
+    ]
+    if zero:
+        banners.append(
+            {
+                "title": _("Zero control mean"),
+                "text": stats.messages.message(
+                    stats.messages.ZERO_CONTROL_MEAN, locale
+                ),
+                "detail": _("Metrics: %(metrics)s", metrics=", ".join(zero)),
+            }
+        )
+    return banners
+
+
+def _srm_rows(experiment: Experiment, payload: dict) -> list[dict[str, Any]]:
+    srm, units = payload["srm"], payload["units"]["per_variant"]
+    total = sum(units.values())
+    return [
+        {
+            "variant": v,
+            "units": units.get(v.key, 0),
+            "expected": (srm.get("expected") or {}).get(v.key),
+            "share": units.get(v.key, 0) / total if total else None,
+            "planned": v.weight,
+        }
+        for v in experiment.variants
+    ]
+
+
+def _forest_chart(payload: dict, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The forest plot's data: relative lifts (%) with their intervals, by role."""
+    items = []
+    several = len({r["variant"] for r in rows}) > 1
+    for role in MetricRole:
+        group = [r for r in rows if r["role"] == role and r["has_lift"]]
+        if group:
+            items.append({"header": str(ROLE_LABELS[role])})
+        for r in group:
+            relative = r["relative"]
+            items.append(
+                {
+                    "label": f"{r['metric_name']} · {r['variant_name']}"
+                    if several
+                    else r["metric_name"],
+                    "estimate": relative["estimate"] * 100,
+                    "low": relative["ci_low"] * 100,
+                    "high": relative["ci_high"] * 100,
+                    "verdict": r["verdict"],
+                }
+            )
+    level = _level(payload["options"]["alpha"])
+    return {
+        "items": items,
+        "legend": {
+            "better": _("Significantly better"),
+            "worse": _("Significantly worse"),
+            "neutral": _("Not significant"),
+        },
+        "xTitle": _("Relative lift, %% (%(level)s confidence interval)", level=level),
+        "xTitleShort": _("Relative lift"),
+    }
+
+
+def _cumulative_charts(
+    experiment: Experiment, options: results_service.Options
+) -> list[dict[str, Any]]:
+    """Cumulative relative lift (%) by exposure day, per primary metric."""
+    language = _metric_language()
+    names = {v.key: v.name for v in experiment.variants}
+    charts = []
+    for metric in experiment.metrics(MetricRole.PRIMARY):
+        series = results_service.cumulative_lift(experiment, metric, options)
+        charts.append(
+            {
+                "id": f"lift-{metric.key}",
+                "title": metric.name(language),
+                "series": [
+                    {
+                        "name": names.get(variant, variant),
+                        "days": [p["day"] for p in points],
+                        "estimate": [_pct_or_none(p["estimate"]) for p in points],
+                        "low": [_pct_or_none(p["ci_low"]) for p in points],
+                        "high": [_pct_or_none(p["ci_high"]) for p in points],
+                        "units": [p["units"] for p in points],
+                    }
+                    for variant, points in series.items()
+                    if points
+                ],
+            }
+        )
+    return charts
+
+
+def _pct_or_none(value: float | None) -> float | None:
+    return value * 100 if value is not None else None
+
+
+def _decisions(experiment: Experiment) -> list[ExperimentDecision]:
+    """The experiment's recorded decisions, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(ExperimentDecision)
+            .where(ExperimentDecision.experiment_id == experiment.id)
+            .order_by(
+                ExperimentDecision.decided_at.desc(), ExperimentDecision.id.desc()
+            )
+        )
+    )
+
+
+def _active_users() -> list[SelectChoice]:
+    users = db.session.scalars(
+        sa.select(User).where(User.active.is_(True)).order_by(User.display_name)
+    )
+    return [SelectChoice(u.id, f"{u.display_name} · {u.email}") for u in users]
+
+
+def _results_context(
+    experiment: Experiment, options: results_service.Options
+) -> dict[str, Any]:
+    """What the results and report pages show of the payload."""
+    try:
+        payload = results_service.results(experiment, options)
+    except Invalid as exc:
+        return {"payload": None, "problem": exc.message}
+    rows = _comparison_rows(experiment, payload)
+    return {
+        "payload": payload,
+        "computed_at": results_service.as_of(payload),
+        "level": _level(payload["options"]["alpha"]),
+        "rows": rows,
+        "rows_by_metric": {(r["metric"], r["variant"]): r for r in rows},
+        "headlines": [r for r in rows if r["role"] == MetricRole.PRIMARY],
+        "recommendation": _recommendation(experiment, payload),
+        "banners": _banners(payload),
+        "srm_rows": _srm_rows(experiment, payload),
+        "decisions": _decisions(experiment),
+        "correction_label": CORRECTION_LABELS.get(
+            payload["options"]["correction"], payload["options"]["correction"]
+        ),
+        "srm_message": stats.messages.message(stats.messages.SRM, current_language()),
+        "option_args": _option_args(options),
+    }
+
+
+def _render_results(
+    experiment: Experiment,
+    *,
+    decision_form: DecisionForm | None = None,
+    action_form: ActionItemForm | None = None,
+):
+    form = _analysis_form(experiment)
+    options = _options(experiment, form)
+    context = _results_context(experiment, options)
+    may_change = _may_change(experiment)
+    if may_change and decision_form is None:
+        recommendation = context.get("recommendation")
+        decision_form = DecisionForm(
+            formdata=None,
+            data={
+                "decision": recommendation["decision"]
+                if recommendation and recommendation["decision"] in DECISION_HINTS
+                else None,
+                "rationale": recommendation["summary"] if recommendation else "",
+            },
+        )
+    if may_change and action_form is None:
+        action_form = ActionItemForm(
+            formdata=None, data={"assignee": current_user.id}, assignees=_active_users()
+        )
+    charts = {}
+    if context["payload"] is not None:
+        charts = {
+            "forest": _forest_chart(context["payload"], context["rows"]),
+            "cumulative": _cumulative_charts(experiment, options),
+        }
+    return render_template(
+        "experiments/results.html",
+        experiment=experiment,
+        form=form,
+        may_change=may_change,
+        decision_form=decision_form,
+        decision_hints=DECISION_HINTS,
+        action_form=action_form,
+        action_items=action_services.items_from(f"experiment:{experiment.key}"),
+        charts=charts,
+        plotly_version=PLOTLY_VERSION,
+        plotly_style_ids=_plotly_style_ids(),
+        **context,
+    )
+
+
+@bp.route("/<key>/results")
+@roles_required(ANY_ROLE)
+def results(key: str):
+    return _render_results(_experiment_or_404(key))
+
+
+@bp.route("/<key>/results.csv")
+@roles_required(ANY_ROLE)
+def results_csv(key: str):
+    """The results as CSV, as the API's results.csv (one row per metric and
+    variant; relative values as fractions)."""
+    experiment = _experiment_or_404(key)
+    try:
+        options = results_service.Options.of(experiment, request.args)
+        payload = results_service.results(experiment, options)
+    except Invalid:
+        return redirect(url_for("experiments.results", key=key, **request.args))
+    return _csv_response(results_service.as_csv(payload), f"{key}-results.csv")
+
+
+@bp.route("/<key>/report")
+@roles_required(ANY_ROLE)
+def report(key: str):
+    experiment = _experiment_or_404(key)
+    form = _analysis_form(experiment)
+    options = _options(experiment, form)
+    return render_template(
+        "experiments/report.html",
+        experiment=experiment,
+        roles=list(MetricRole),
+        planned_end=services.planned_end(experiment),
+        **_results_context(experiment, options),
+    )
+
+
+@bp.route("/<key>/decide", methods=["POST"])
+@roles_required(DESIGNERS)
+def decide(key: str):
+    experiment = _owned(_experiment_or_404(key))
+    form = DecisionForm()
+    if form.validate_on_submit():
+        try:
+            row = results_service.decide(
+                experiment, form.decision.data, form.rationale.data, actor=current_user
+            )
+        except Invalid as exc:
+            if "status" in exc.fields:
+                flash(
+                    _(
+                        "Only a stopped experiment can be decided; this one is "
+                        "%(status)s. Stop it on its page first.",
+                        status=STATUS_LABELS.get(experiment.status, experiment.status),
+                    ),
+                    "error",
+                )
+            else:
+                _show_errors(form, exc, _field_target(form, {}))
+        else:
+            flash(
+                _(
+                    "Decision recorded: %(decision)s.",
+                    decision=DECISION_LABELS[row.decision],
+                ),
+                "success",
+            )
+            return redirect(url_for("experiments.results", key=key, _anchor="decision"))
+    return _render_results(experiment, decision_form=form)
+
+
+@bp.route("/<key>/action-items", methods=["POST"])
+@roles_required(DESIGNERS)
+def create_action_item(key: str):
+    experiment = _owned(_experiment_or_404(key))
+    form = ActionItemForm(assignees=_active_users())
+    if form.validate_on_submit():
+        try:
+            item = action_services.create_action_item(
+                title=form.title.data,
+                assignee=db.session.get(User, form.assignee.data),
+                due_on=form.due_on.data,
+                source=f"experiment:{experiment.key}",
+                actor=current_user,
+            )
+        except Invalid as exc:
+            _show_errors(form, exc, _field_target(form, {}))
+        else:
+            flash(
+                _(
+                    "Action item added for %(name)s: %(title)s",
+                    name=item.assignee.display_name,
+                    title=item.title,
+                ),
+                "success",
+            )
+            return redirect(
+                url_for("experiments.results", key=key, _anchor="action-items")
+            )
+    return _render_results(experiment, action_form=form)
 
 
 # --- metrics -----------------------------------------------------------------------

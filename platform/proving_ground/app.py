@@ -11,6 +11,7 @@ from experiments import api as experiments_api
 from experiments import demo as experiments_demo  # noqa: F401 (connects its signal)
 from proving_ground import api, cli, db, errors, i18n, limits, security, views
 from proving_ground.access import csrf, guard_request
+from proving_ground.actions import views as action_views
 from proving_ground.audit import api as audit_api
 from proving_ground.audit import views as audit_views
 from proving_ground.auth import api as auth_api
@@ -46,6 +47,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(views.bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(audit_views.bp)
+    app.register_blueprint(action_views.bp)
     app.register_blueprint(experiments.views.bp, url_prefix="/experiments")
     app.register_blueprint(assessments.views.bp, url_prefix="/assessments")
     app.register_blueprint(asset_library.views.bp, url_prefix="/library")

@@ -9,3 +9,10 @@ _signals = Namespace()
 #: their pillar's demo data idempotently and return how many records they created.
 #: Keyword arguments: ``users`` (e-mail → User), ``progress`` (callable(str)).
 demo_data_requested = _signals.signal("demo-data-requested")
+
+#: Sent when an experiment's owner records a decision. Keyword arguments:
+#: ``experiment_key``, ``decision`` (adopt/iterate/abandon), ``rationale``,
+#: ``evidence`` (the primary metrics' results: metric, variant, lift, interval,
+#: p-value, sample sizes), ``actor``. The asset library drafts a playbook from an
+#: adoption.
+experiment_decided = _signals.signal("experiment-decided")

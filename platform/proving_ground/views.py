@@ -10,11 +10,14 @@ from flask import (
     url_for,
 )
 from flask_babel import lazy_gettext as _l
+from flask_babel import to_user_timezone
 from flask_login import current_user
 
 from proving_ground.access import ANY_ROLE, public, roles_required
+from proving_ground.actions import services as action_services
 from proving_ground.api import api
 from proving_ground.auth import services as auth_services
+from proving_ground.db import utcnow
 
 bp = Blueprint("core", __name__)
 
@@ -22,7 +25,12 @@ bp = Blueprint("core", __name__)
 @bp.route("/")
 @roles_required(ANY_ROLE)
 def home():
-    return render_template("core/home.html")
+    """The pillars, and the signed-in user's open action items."""
+    return render_template(
+        "core/home.html",
+        action_items=action_services.open_items_for(current_user),
+        today=to_user_timezone(utcnow()).date(),
+    )
 
 
 @bp.route("/locale", methods=["POST"])
