@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from conftest import experiment_body
 from scipy import stats as scipy_stats
 
 from experiments import ingest, results, services
@@ -264,3 +265,31 @@ def test_results_csv(app, make_experiment, manager_api):
     lines = response.get_data(as_text=True).lstrip("\ufeff").splitlines()
     assert lines[0].startswith("metric,role,kind,variant,n,mean")
     assert len(lines) == 1 + 2 * 2  # two metrics × two variants
+
+
+def test_aa_end_to_end_through_the_database(app, make_metrics, manager):
+    """25 A/A experiments through exposures, events, SQL and the engine: every
+    p-value is scipy's on the same unit data, and false positives stay rare."""
+    make_metrics()
+    p_values = []
+    for k in range(25):
+        key = f"aa-{k:02d}"
+        with app.app_context():
+            experiment = services.create_experiment(
+                experiment_body(key, secondary_metrics=[]), actor=manager
+            )
+            services.transition(experiment, "start", actor=manager)
+            db.session.commit()
+        data = _load(app, key, n=240, p_control=0.3, p_treatment=0.3, seed=100 + k)
+        with app.app_context():
+            experiment = services.get_experiment(key)
+            payload = results.compute(
+                experiment, results.Options.of(experiment, {"correction": "none"})
+            )
+        entry = _variant(payload, "converted")
+        welch = scipy_stats.ttest_ind(
+            data["new_script"][:, 0], data["control"][:, 0], equal_var=False
+        )
+        assert entry["absolute"]["p_value"] == pytest.approx(welch.pvalue, rel=1e-6)
+        p_values.append(entry["absolute"]["p_value"])
+    assert sum(p < 0.05 for p in p_values) <= 4
