@@ -55,7 +55,6 @@ import json
 import math
 import os
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -68,6 +67,7 @@ from unittest import mock
 
 import numpy as np
 import sqlalchemy as sa
+from common import Progress, scratch_postgres
 
 SEED = 20261127
 CHUNK = 50_000
@@ -147,18 +147,6 @@ EXPERIMENT = {
 }
 #: Event types in the order of their codes in the generated arrays.
 TYPES = ("call", "visit", "ai_suggestion_shown", "ai_suggestion_accepted", "deal_won")
-
-
-class Progress:
-    """Prints a line to stderr at every fifth of the work."""
-
-    def __init__(self, label: str, total: int):
-        self.label, self.total, self.fifths = label, total, 1
-
-    def __call__(self, done: int) -> None:
-        if done * 5 >= self.total * self.fifths:
-            print(f"  {self.label}: {done:,} of {self.total:,}", file=sys.stderr)
-            self.fifths = done * 5 // self.total + 1
 
 
 def timed(function: Callable[..., Any], *args: Any, **kwargs: Any):
@@ -426,17 +414,6 @@ def cut_off() -> Iterator[None]:
         raise
 
 
-def uses_cuped(metric, options) -> bool:
-    """Whether results.compute applies CUPED to this metric (its own rule)."""
-    from experiments.models import MetricKind
-
-    return (
-        options.cuped
-        and bool(metric.cuped_lookback_days)
-        and metric.kind != MetricKind.RATIO
-    )
-
-
 def ordered_metrics(experiment) -> list:
     from experiments.models import MetricRole
     from experiments.results import ROLE_ORDER
@@ -522,7 +499,7 @@ def bench_breakdown(experiment) -> None:
     options = results.Options.of(experiment)
     parts = [_part("analysis.exposure_counts", analysis.exposure_counts, experiment)]
     for metric in ordered_metrics(experiment):
-        cuped = uses_cuped(metric, options)
+        cuped = results.uses_cuped(metric, options)
         label = f"variant_stats {describe(metric, cuped)}"
         if percentile_capped(metric):
             values = analysis.unit_values(experiment, metric, cuped=cuped)
@@ -553,7 +530,12 @@ def bench_cache(experiment) -> None:
     db.session.execute(sa.delete(ResultsCache))
     db.session.commit()
     options = results.Options.of(experiment)
-    _payload, miss = timed(results.results, experiment, options)
+    try:
+        with cut_off():
+            _payload, miss = timed(results.results, experiment, options)
+    except CutOff:
+        print("  results.results, cache miss: cut off (a statement ran past --timeout)")
+        return
     db.session.commit()
     _payload, hit = timed(results.results, experiment, options)
     db.session.commit()
@@ -574,6 +556,7 @@ def _plan(sql: str) -> str:
             depth[node] = depth.get(parent, -1) + 1
             lines.append(f"{'  ' * depth[node]}{detail}")
         return "\n".join(lines)
+    sql = sql.replace("%", "%%")  # psycopg reads a lone % as a placeholder
     try:
         with cut_off():
             rows = connection.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + sql)
@@ -594,7 +577,7 @@ def explain(experiment) -> None:
     units = sum(analysis.exposure_counts(experiment).per_variant.values())
     for metric in ordered_metrics(experiment):
         values = analysis.unit_values(
-            experiment, metric, cuped=uses_cuped(metric, options)
+            experiment, metric, cuped=results.uses_cuped(metric, options)
         )
         stmt = sa.select(values.c.variant, *analysis._sums(values.c.x, values.c.y))
         statements = {"per-variant sums": stmt.group_by(values.c.variant)}
@@ -770,26 +753,6 @@ def report_stats(units: int, runs: int) -> list[str]:
 # --- running ------------------------------------------------------------------------
 
 
-@contextmanager
-def scratch_postgres(server_url: str) -> Iterator[str]:
-    """A fresh database on the server of ``server_url``, dropped afterwards."""
-    from proving_ground.config import normalise_database_url
-
-    base = sa.make_url(normalise_database_url(server_url))
-    name = f"bench_analysis_{os.getpid()}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-    with admin.connect() as conn:
-        conn.exec_driver_sql(drop)
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(drop)
-        admin.dispose()
-
-
 def run(url: str, args: argparse.Namespace, instance: str) -> str:
     """Set up and benchmark one database; returns its summary line."""
     from experiments.models import Experiment
@@ -815,8 +778,7 @@ def run(url: str, args: argparse.Namespace, instance: str) -> str:
         experiment = db.session.get(Experiment, experiment_id)
         best = bench_full(experiment, args.repeat, args.timeout)
         bench_breakdown(experiment)
-        if best is not None:
-            bench_cache(experiment)
+        bench_cache(experiment)
         target = TARGET_FULL_S.get(backend)
         missed = best is None or (target is not None and best > target)
         if args.explain or missed:
@@ -885,7 +847,7 @@ def main() -> None:
         else:
             summaries.append(run(f"sqlite:///{directory / 'analysis.db'}", args, tmp))
             if args.postgres:
-                with scratch_postgres(args.postgres) as url:
+                with scratch_postgres(args.postgres, "bench_analysis") as url:
                     summaries.append(run(url, args, tmp))
             else:
                 summaries.append(

@@ -36,13 +36,13 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from common import Progress, scratch_postgres
 
 BATCH = 1000
 SEED = 20261127
@@ -184,18 +184,6 @@ def raw_rows(events: list[dict[str, Any]], sqlite: bool) -> list[tuple]:
     return rows
 
 
-class Progress:
-    """Prints a line to stderr at every fifth of the work."""
-
-    def __init__(self, label: str, total: int):
-        self.label, self.total, self.fifths = label, total, 1
-
-    def __call__(self, done: int) -> None:
-        if done * 5 >= self.total * self.fifths:
-            print(f"  {self.label}: {done:,} of {self.total:,}", file=sys.stderr)
-            self.fifths = done * 5 // self.total + 1
-
-
 def bench_api(
     url: str, events: list[dict[str, Any]], instance: str, profile: int
 ) -> float:
@@ -323,26 +311,6 @@ def bench_raw_postgres(url: str, rows: list[tuple], table: str, unique: str):
             conn.commit()
 
 
-@contextmanager
-def scratch_postgres(server_url: str) -> Iterator[str]:
-    """A fresh database on the server of ``server_url``, dropped afterwards."""
-    from proving_ground.config import normalise_database_url
-
-    base = sa.make_url(normalise_database_url(server_url))
-    name = f"bench_ingest_{os.getpid()}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-    with admin.connect() as conn:
-        conn.exec_driver_sql(drop)
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(drop)
-        admin.dispose()
-
-
 def run(url: str, count: int, directory: Path, profile: int) -> None:
     """Benchmark one database and print its lines."""
     from proving_ground.config import normalise_database_url
@@ -404,7 +372,7 @@ def main() -> None:
             return
         run(f"sqlite:///{directory / 'api.db'}", args.events, directory, args.profile)
         if args.postgres:
-            with scratch_postgres(args.postgres) as url:
+            with scratch_postgres(args.postgres, "bench_ingest") as url:
                 run(url, args.events, directory, args.profile)
         else:
             print("postgresql  skipped: give --postgres URL or set TEST_DATABASE_URL")

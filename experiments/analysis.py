@@ -16,7 +16,6 @@ helpers below. Percentile caps take the quantile of the per-unit values with
 ORDER BY … LIMIT 1 OFFSET k, which every SQL database can do.
 """
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -266,17 +265,3 @@ def variant_stats(
     for variant, *sums in rows:
         stats[variant] = _sample(*sums)
     return stats
-
-
-def all_variant_stats(
-    experiment: Experiment, metrics: list[Metric], *, cuped: bool
-) -> Mapping[str, dict[str, SampleStats]]:
-    """``variant_stats`` for each metric, keyed by metric key."""
-    return {
-        m.key: variant_stats(
-            experiment,
-            m,
-            cuped=cuped and bool(m.cuped_lookback_days) and m.kind != MetricKind.RATIO,
-        )
-        for m in metrics
-    }

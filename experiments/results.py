@@ -199,6 +199,52 @@ def _tuning(experiment: Experiment, metric: Metric, control: stats.SampleStats) 
     return DEFAULT_TUNING
 
 
+def uses_cuped(metric: Metric, options: Options) -> bool:
+    """CUPED applies when asked for and the metric defines a pre-exposure
+    covariate (never to ratio metrics)."""
+    return (
+        options.cuped
+        and bool(metric.cuped_lookback_days)
+        and metric.kind != MetricKind.RATIO
+    )
+
+
+def _sequential_tuning(
+    experiment: Experiment, metric: Metric, control: stats.SampleStats, options: Options
+) -> int | None:
+    """N* for a metric when the analysis is sequential, else None."""
+    if not options.sequential:
+        return None
+    return options.tuning or _tuning(experiment, metric, control)
+
+
+def _compare(
+    metric: Metric,
+    control: stats.SampleStats,
+    treatment: stats.SampleStats,
+    options: Options,
+    *,
+    cuped: bool,
+    tuning: int | None,
+) -> stats.Comparison:
+    """One treatment against control: delta method for ratios, Welch (with CUPED
+    when asked) otherwise; always-valid when ``tuning`` (N*) is given."""
+    if metric.kind == MetricKind.RATIO:
+        comparison = stats.compare_ratios(control, treatment, alpha=options.alpha)
+    else:
+        comparison = stats.compare_means(
+            control, treatment, alpha=options.alpha, cuped=cuped
+        )
+    if tuning:
+        comparison = stats.sequential(
+            comparison,
+            n=control.n + treatment.n,
+            tuning=tuning,
+            alpha=options.alpha,
+        )
+    return comparison
+
+
 def compute(experiment: Experiment, options: Options) -> dict[str, Any]:
     """Compute the results payload (no cache)."""
     control_key = experiment.control.key
@@ -220,13 +266,10 @@ def compute(experiment: Experiment, options: Options) -> dict[str, Any]:
     family: list[tuple[dict[str, Any], float | None]] = []
     for link in links:
         metric = link.metric
-        use_cuped = (
-            options.cuped
-            and bool(metric.cuped_lookback_days)
-            and metric.kind != MetricKind.RATIO
-        )
+        use_cuped = uses_cuped(metric, options)
         by_variant = analysis.variant_stats(experiment, metric, cuped=use_cuped)
         control = by_variant[control_key]
+        tuning = _sequential_tuning(experiment, metric, control, options)
         variants_out = [{"variant": control_key, **stats.summarise(control)}]
         for variant in experiment.variants:
             if variant.key == control_key:
@@ -243,20 +286,10 @@ def compute(experiment: Experiment, options: Options) -> dict[str, Any]:
                 family.append((entry, None))
                 variants_out.append(entry)
                 continue
-            if metric.kind == MetricKind.RATIO:
-                comparison = stats.compare_ratios(
-                    control, treatment, alpha=options.alpha
-                )
-            else:
-                comparison = stats.compare_means(
-                    control, treatment, alpha=options.alpha, cuped=use_cuped
-                )
-            if options.sequential:
-                n_total = control.n + treatment.n
-                tuning = options.tuning or _tuning(experiment, metric, control)
-                comparison = stats.sequential(
-                    comparison, n=n_total, tuning=tuning, alpha=options.alpha
-                )
+            comparison = _compare(
+                metric, control, treatment, options, cuped=use_cuped, tuning=tuning
+            )
+            if tuning:
                 entry["sequential_tuning"] = tuning
             bayes = stats.bayesian(
                 comparison, higher_is_better=metric.direction == "increase"
@@ -511,36 +544,27 @@ def cumulative_lift(
     """Relative lift of each treatment by exposure day, cumulative, with its
     interval (always-valid when the options say sequential)."""
     control_key = experiment.control.key
-    use_cuped = (
-        options.cuped
-        and bool(metric.cuped_lookback_days)
-        and metric.kind != MetricKind.RATIO
-    )
+    use_cuped = uses_cuped(metric, options)
     series: dict[str, list[dict[str, Any]]] = {
         v.key: [] for v in experiment.variants if v.key != control_key
     }
-    for day, by_variant in analysis.daily_variant_stats(
-        experiment, metric, cuped=use_cuped
-    ):
+    days = analysis.daily_variant_stats(experiment, metric, cuped=use_cuped)
+    # One N* for the whole series, from the latest data: the boundary must not
+    # move from day to day.
+    tuning = (
+        _sequential_tuning(experiment, metric, days[-1][1][control_key], options)
+        if days
+        else None
+    )
+    for day, by_variant in days:
         control = by_variant[control_key]
         for key, points in series.items():
             treatment = by_variant[key]
             if control.n < 2 or treatment.n < 2:
                 continue
-            if metric.kind == MetricKind.RATIO:
-                comparison = stats.compare_ratios(
-                    control, treatment, alpha=options.alpha
-                )
-            else:
-                comparison = stats.compare_means(
-                    control, treatment, alpha=options.alpha, cuped=use_cuped
-                )
-            if options.sequential:
-                n_total = control.n + treatment.n
-                tuning = options.tuning or _tuning(experiment, metric, control)
-                comparison = stats.sequential(
-                    comparison, n=n_total, tuning=tuning, alpha=options.alpha
-                )
+            comparison = _compare(
+                metric, control, treatment, options, cuped=use_cuped, tuning=tuning
+            )
             if comparison.relative is None:
                 continue
             points.append(

@@ -140,13 +140,6 @@ def templates(tmp_path_factory) -> Iterator[_Templates]:
     templates.close()
 
 
-@pytest.fixture(scope="session")
-def pg_admin(templates) -> sa.Engine:
-    if not TEST_DATABASE_URL:
-        pytest.skip("TEST_DATABASE_URL is not set")
-    return templates.pg_admin()
-
-
 @pytest.fixture(params=BACKENDS)
 def backend(request) -> str:
     return request.param
