@@ -4,9 +4,11 @@ import os
 
 from flask import Flask
 
+import assessments.authoring
 import assessments.views
 import asset_library.views
 import experiments.views
+from assessments import api as assessments_api
 from experiments import api as experiments_api
 from experiments import demo as experiments_demo  # noqa: F401 (connects its signal)
 from proving_ground import api, cli, db, errors, i18n, limits, security, views
@@ -57,4 +59,5 @@ def create_app(config: dict | None = None) -> Flask:
     api.api.register_blueprint(experiments_api.metrics_api)
     api.api.register_blueprint(experiments_api.experiments_api)
     api.api.register_blueprint(experiments_api.events_api)
+    api.api.register_blueprint(assessments_api.assessments_api)
     return app
