@@ -9,6 +9,7 @@ import assessments.views
 import asset_library.views
 import experiments.views
 from assessments import api as assessments_api
+from assessments import demo as assessments_demo  # noqa: F401 (connects its signal)
 from experiments import api as experiments_api
 from experiments import demo as experiments_demo  # noqa: F401 (connects its signal)
 from proving_ground import api, cli, db, errors, i18n, limits, security, views
