@@ -39,11 +39,13 @@ from assessments.models import (
     ItemStatus,
     ItemVersion,
     PromotionTrack,
+    exam_graders,
 )
 from proving_ground.access import Role
 from proving_ground.audit.services import record
 from proving_ground.auth.models import User
-from proving_ground.db import db, utcnow
+from proving_ground.db import commit_refusal, db, utcnow
+from proving_ground.i18n import current_language
 from proving_ground.validation import Invalid, Problems
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
@@ -611,7 +613,7 @@ def exam_problems(exam: Exam) -> list[str]:
                     _l(
                         "Section “%(title)s” draws %(n)d items but the bank has "
                         "%(m)d active ones.",
-                        title=section.title_en,
+                        title=section.text("title", current_language()),
                         n=section.item_count,
                         m=available,
                     )
@@ -739,24 +741,32 @@ def angoff_panel(exam: Exam) -> AngoffPanel:
     return AngoffPanel(items, judges, dict(ratings), result)
 
 
-def adopt_cut_score(exam: Exam, cut: float, *, actor, source: str = "angoff") -> None:
+def adopt_cut_score(
+    exam: Exam, cut: float, *, actor, source: str = "angoff", reason: str = ""
+) -> None:
     """Set the exam's pass mark (a share of the maximum score); audited with the
-    panel's figures."""
+    panel's figures. A cut other than the panel's (``source="other"``) needs a
+    reason."""
+    problems = Problems()
     try:
         cut = float(cut)
         if not 0 < cut < 1:
             raise ValueError
     except (TypeError, ValueError):
-        raise Invalid(
-            "cut_score", str(_l("A share between 0 and 1, e.g. 0.7."))
-        ) from None
-    panel = angoff_panel(exam) if source == "angoff" else None
+        problems.add("cut_score", _l("A share between 0 and 1, e.g. 0.7."))
+    reason = (reason or "").strip()
+    if source != "angoff" and not reason:
+        problems.add("reason", _l("Say why you adopt a cut other than the panel's."))
+    problems.raise_if_any()
+    panel = angoff_panel(exam)
     details: dict[str, Any] = {
         "from": exam.cut_score,
         "to": round(cut, 4),
         "source": source,
     }
-    if panel and panel.result:
+    if reason:
+        details["reason"] = reason[:2000]
+    if panel.result:
         details |= {
             "panel_cut": panel.result.panel_cut,
             "standard_error": panel.result.standard_error,
@@ -934,6 +944,20 @@ def submit_overdue(now: datetime | None = None) -> int:
     return len(attempts)
 
 
+def public_question(row: AttemptItem, language: str | None = None) -> dict[str, Any]:
+    """The question of an attempt as its examinee may see it before release:
+    ``scoring.public_content`` with the options in the order this examinee was
+    shown (matching stores only the right-hand column's order; the left column
+    keeps its authored order). ``language`` ("zh"/"en") picks one language."""
+    content = row.version.content
+    order = row.option_order
+    if order is not None and content["type"] == "matching":
+        order = [option["id"] for option in content["options"]["left"]] + order
+    if language is None:
+        return scoring.public_content(content, order=order)
+    return scoring.public_content(content, False, order=order, language=language)
+
+
 def attempt_item(attempt: Attempt, position: int) -> AttemptItem:
     row = db.session.scalar(
         sa.select(AttemptItem).where(
@@ -953,6 +977,7 @@ def save_answer(
     submitted or its deadline has passed — in which case it is submitted now."""
     now = now or utcnow()
     if expire_if_overdue(attempt, now):
+        commit_refusal()  # the submission stands although the answer is refused
         raise Invalid(
             "attempt", str(_l("Time is up: the attempt was submitted.")), status=409
         )
@@ -1062,7 +1087,29 @@ def _release(attempt: Attempt, at: datetime) -> None:
 
 
 def may_grade(exam: Exam, user: User) -> bool:
-    return user.has_role(Role.HR) or any(g.id == user.id for g in exam.graders)
+    """HR and administrators mark every exam; named graders theirs."""
+    return user.has_any_role({Role.HR, Role.ADMIN}) or any(
+        g.id == user.id for g in exam.graders
+    )
+
+
+def is_grader(user: User) -> bool:
+    """Whether the user may mark any exam (HR, administrators, named graders)."""
+    if user.has_any_role({Role.HR, Role.ADMIN}):
+        return True
+    return (
+        db.session.scalar(
+            sa.select(exam_graders.c.exam_id)
+            .where(exam_graders.c.user_id == user.id)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _resolver(user: User) -> bool:
+    """Who settles two marks too far apart: HR (and administrators)."""
+    return user.has_any_role({Role.HR, Role.ADMIN})
 
 
 def grading_queue(user: User) -> list[AttemptItem]:
@@ -1081,13 +1128,13 @@ def grading_queue(user: User) -> list[AttemptItem]:
             continue
         if any(g.grader_id == user.id for g in row.grades):
             continue
-        if _next_grade_kind(row) == "resolution" and not user.has_role(Role.HR):
+        if next_grade_kind(row) == "resolution" and not _resolver(user):
             continue
         queue.append(row)
     return queue
 
 
-def _next_grade_kind(row: AttemptItem) -> str:
+def next_grade_kind(row: AttemptItem) -> str:
     kinds = [g.kind for g in row.grades]
     if not kinds:
         return "first"
@@ -1110,8 +1157,8 @@ def grade_answer(
         raise Invalid("grader", str(_l("You may not mark this answer.")), status=403)
     if any(g.grader_id == grader.id for g in row.grades):
         raise Invalid("grader", str(_l("You marked this answer already.")), status=409)
-    kind = _next_grade_kind(row)
-    if kind == "resolution" and not grader.has_role(Role.HR):
+    kind = next_grade_kind(row)
+    if kind == "resolution" and not _resolver(grader):
         raise Invalid("grader", str(_l("HR resolves disagreements.")), status=403)
     try:
         points = scoring.rubric_points(
@@ -1179,6 +1226,15 @@ def create_certification(data: dict[str, Any], *, actor) -> Certification:
         problems.add(
             "validity_months", _l("A whole number from %(a)d to %(b)d.", a=1, b=120)
         )
+    renewal = data.get("renewal_window_days", 60)
+    if (
+        not isinstance(renewal, int)
+        or isinstance(renewal, bool)
+        or not 0 <= renewal <= 365
+    ):
+        problems.add(
+            "renewal_window_days", _l("A whole number from %(a)d to %(b)d.", a=0, b=365)
+        )
     if key and db.session.scalar(
         sa.select(Certification.id).where(Certification.key == key)
     ):
@@ -1191,7 +1247,7 @@ def create_certification(data: dict[str, Any], *, actor) -> Certification:
         description_zh=description.get("zh", ""),
         description_en=description.get("en", ""),
         validity_months=validity,
-        renewal_window_days=int(data.get("renewal_window_days", 60)),
+        renewal_window_days=renewal,
     )
     certification.exams = exams
     db.session.add(certification)
@@ -1370,7 +1426,8 @@ def latest_released(user: User) -> list[Attempt]:
 
 def capability_profile(user: User) -> list[dict[str, Any]]:
     """Per top-level competency the user was examined on: share of points in
-    their latest attempt at each exam, and the gap to the exam's cut score."""
+    their latest attempt at each exam, the cut it is measured against (the
+    highest cut of those exams) and the gap to it."""
     attempts = latest_released(user)
     totals = competency_scores(attempts)
     cut = max((a.exam.cut_score for a in attempts), default=0.7)
@@ -1379,7 +1436,12 @@ def capability_profile(user: User) -> list[dict[str, Any]]:
         competency = db.session.get(Competency, competency_id)
         share = points / maximum if maximum else 0.0
         profile.append(
-            {"competency": competency, "share": share, "gap": max(0.0, cut - share)}
+            {
+                "competency": competency,
+                "share": share,
+                "cut": cut,
+                "gap": max(0.0, cut - share),
+            }
         )
     return sorted(profile, key=lambda row: row["competency"].position)
 
@@ -1451,6 +1513,11 @@ def create_track(data: dict[str, Any], *, actor) -> PromotionTrack:
         if certification is None:
             problems.add(f"certifications.{i}", _l("No certification has this key."))
         certifications.append(certification)
+    problems.raise_if_any()
+    if key and db.session.scalar(
+        sa.select(PromotionTrack.id).where(PromotionTrack.key == key)
+    ):
+        problems.add("key", _l("This key is taken."))
     problems.raise_if_any()
     track = PromotionTrack(key=key, name_zh=name["zh"], name_en=name["en"])
     track.certifications = certifications

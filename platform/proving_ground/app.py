@@ -12,7 +12,17 @@ from assessments import api as assessments_api
 from assessments import demo as assessments_demo  # noqa: F401 (connects its signal)
 from experiments import api as experiments_api
 from experiments import demo as experiments_demo  # noqa: F401 (connects its signal)
-from proving_ground import api, cli, db, errors, i18n, limits, security, views
+from proving_ground import (
+    api,
+    charts,
+    cli,
+    db,
+    errors,
+    i18n,
+    limits,
+    security,
+    views,
+)
 from proving_ground.access import csrf, guard_request
 from proving_ground.actions import views as action_views
 from proving_ground.audit import api as audit_api
@@ -46,6 +56,7 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     api.init_app(app)
     cli.init_app(app)
+    charts.init_app(app)
 
     app.register_blueprint(views.bp)
     app.register_blueprint(auth_views.bp)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import Flask, Response, current_app, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
@@ -97,6 +97,14 @@ def write_intent() -> Iterator[None]:
         _write_intent.reset(token)
 
 
+def commit_refusal() -> None:
+    """Commit this request's changes even though it answers with an error: for
+    refusals whose side effect must stand (an answer arriving after the deadline
+    is refused, and the attempt it was for is submitted with what was saved)."""
+    if has_request_context():
+        g.commit_refusal = True
+
+
 def _begins_immediate() -> bool:
     """Whether a new SQLite transaction should be ``BEGIN IMMEDIATE``.
 
@@ -150,7 +158,7 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def commit_unit_of_work(response: Response) -> Response:
-        if response.status_code < 400:
+        if response.status_code < 400 or g.pop("commit_refusal", False):
             db.session.commit()
         else:
             db.session.rollback()

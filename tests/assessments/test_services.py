@@ -448,3 +448,17 @@ def test_eligibility_and_cohorts(app, make_exam, manager, make_user):
         assert sum(g["examinees"] for g in groups.values()) == 2
         soon = services.expiring_certificates(400)
         assert [c.user_id for c in soon] == [member.id]
+
+
+def test_the_sweep_command_submits_overdue_attempts(app, make_exam, manager):
+    key = make_exam(counts={"interpretation": 5})
+    with app.app_context():
+        attempt = services.start_attempt(get_exam(key), _user(manager), language="en")
+        attempt.deadline_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+        attempt_id = attempt.id
+    result = app.test_cli_runner().invoke(args=["assessments", "sweep"])
+    assert result.exit_code == 0, result.output
+    assert "1 overdue attempt(s) submitted." in result.output
+    with app.app_context():
+        assert db.session.get(Attempt, attempt_id).submitted_by == "timeout"

@@ -24,6 +24,12 @@ EXPECTED_PUBLIC = {
     "core.api_docs",
     "api.health",
     "api-docs.openapi_json",
+    # Anyone may check a certificate (no sign-in), and its page needs its assets.
+    "assessments.verify",
+    "assessments.verify_code",
+    "assessments.static",
+    "assessments_api.verify_certificate",
+    "assessments_api.certificate_badge",
 }
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
