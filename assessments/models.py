@@ -197,12 +197,12 @@ class Exam(Bilingual, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     #: Named graders besides HR.
-    graders = relationship("User", secondary="exam_graders", lazy="selectin")
+    graders = relationship("User", secondary="exam_graders")
     sections: Mapped[list["ExamSection"]] = relationship(
         back_populates="exam",
         cascade="all, delete-orphan",
         order_by="ExamSection.position",
-        lazy="selectin",
+        lazy="select",
     )
 
     __table_args__ = (
@@ -318,7 +318,7 @@ class Attempt(Base):
     section_scores: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)
 
     exam: Mapped[Exam] = relationship(lazy="joined")
-    user = relationship("User", lazy="joined")
+    user = relationship("User")
     items: Mapped[list["AttemptItem"]] = relationship(
         back_populates="attempt",
         cascade="all, delete-orphan",
@@ -366,7 +366,7 @@ class AttemptItem(Base):
 
     attempt: Mapped[Attempt] = relationship(back_populates="items")
     version: Mapped[ItemVersion] = relationship(lazy="joined")
-    section: Mapped[ExamSection | None] = relationship(lazy="joined")
+    section: Mapped[ExamSection | None] = relationship()
     grades: Mapped[list["Grade"]] = relationship(
         back_populates="attempt_item",
         cascade="all, delete-orphan",

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import selectinload
 
 from assessments import credentials, scoring
 from assessments.models import (
@@ -416,7 +417,7 @@ def export_item(item: Item) -> dict[str, Any]:
 def list_items(
     *, competency: Competency | None = None, tag: str | None = None, status=None
 ) -> list[Item]:
-    query = sa.select(Item).order_by(Item.key)
+    query = sa.select(Item).options(selectinload(Item.versions)).order_by(Item.key)
     if competency is not None:
         query = query.where(Item.competency_id.in_(subtree_ids(competency)))
     if status:
@@ -885,18 +886,23 @@ def start_attempt(
         if not exam.shuffle_items:
             chosen.sort(key=lambda item: item.key)
         form.extend((section, item.current) for item in chosen)
-    for position, (section, version) in enumerate(form, start=1):
-        order = _option_order(version.content, shuffle=exam.shuffle_options)
-        db.session.add(
-            AttemptItem(
-                attempt_id=attempt.id,
-                position=position,
-                section_id=section.id,
-                item_version_id=version.id,
-                option_order=order,
-                max_points=version.max_points,
-            )
-        )
+    rows = [
+        {
+            "attempt_id": attempt.id,
+            "position": position,
+            "section_id": section.id,
+            "item_version_id": version.id,
+            "option_order": _option_order(
+                version.content, shuffle=exam.shuffle_options
+            ),
+            "max_points": version.max_points,
+            "revision": 0,
+            "needs_grading": False,
+        }
+        for position, (section, version) in enumerate(form, start=1)
+    ]
+    db.session.execute(sa.insert(AttemptItem), rows)  # one batch, not 30 INSERTs
+    db.session.expire(attempt, ["items"])
     _log(attempt, "start", user, {"items": len(form)}, at=now)
     db.session.flush()
     return attempt
@@ -996,7 +1002,15 @@ def save_answer(
     row.answer = answer
     row.answered_at = now
     row.revision += 1
-    _log(attempt, "answer", attempt.user, {"position": position}, at=now)
+    db.session.add(
+        AttemptEvent(
+            attempt_id=attempt.id,
+            kind="answer",
+            at=now,
+            actor_id=attempt.user_id,
+            details={"position": position},
+        )
+    )
     db.session.flush()
     return row
 
