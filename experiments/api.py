@@ -128,6 +128,13 @@ class AnalysisSchema(ma.Schema):
     mde = ma.fields.Float(
         allow_none=True, metadata={"description": "Relative, 0.05 = +5 %"}
     )
+    planned_units = ma.fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "Planned sample size, units per variant (N* of the "
+            "sequential intervals is twice it); null: derived from the MDE"
+        },
+    )
     sequential = ma.fields.Boolean()
     cuped = ma.fields.Boolean()
 
@@ -201,6 +208,7 @@ def experiment_json(experiment: Experiment) -> dict:
             "alpha": experiment.alpha,
             "power": experiment.power,
             "mde": experiment.mde,
+            "planned_units": experiment.planned_units,
             "sequential": experiment.sequential,
             "cuped": experiment.cuped,
         },

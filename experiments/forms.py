@@ -192,6 +192,10 @@ class ExperimentForm(FlaskForm):
             Between(0, 1000, _l("Give a positive percentage, e.g. 5 for +5 %.")),
         ],
     )
+    planned_units = IntegerField(
+        _l("Planned sample size (units per variant)"),
+        validators=[Optional(), NumberRange(min=1, max=1_000_000_000)],
+    )
     sequential = BooleanField(_l("Sequential testing"))
     cuped = BooleanField(_l("CUPED variance reduction"), default=True)
     planned_duration_days = IntegerField(

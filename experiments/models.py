@@ -142,6 +142,9 @@ class Experiment(Base):
     planned_duration_days: Mapped[int] = mapped_column(
         sa.Integer, nullable=False, default=14
     )
+    #: Planned sample size, units per variant; N* of the sequential intervals is
+    #: twice it. None: derived from the MDE (see results._tuning).
+    planned_units: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     #: Pre-registered: what result counts as success.
     success_criteria: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     #: Pre-registered: what triggers an early stop (e.g. a guardrail breach).
@@ -246,6 +249,8 @@ class Exposure(Base):
 
     __table_args__ = (
         sa.UniqueConstraint("experiment_id", "run", "unit_id", "variant_key"),
+        #: The results cache's data version reads the experiment's last exposure id.
+        sa.Index("ix_exposures_experiment_id_id", "experiment_id", "id"),
     )
 
 
@@ -349,3 +354,82 @@ class ResultsCache(Base):
     data_version: Mapped[str] = mapped_column(sa.String(100), nullable=False)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False)
+
+
+class ExposureChange(Base):
+    """A unit whose exposures changed (a new row, an earlier first exposure, a
+    second variant): the analysis rollup recomputes the unit and deletes the row.
+    Written by services.record_exposures in the same transaction as the change."""
+
+    __tablename__ = "exposure_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("experiments.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    run: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    unit_id: Mapped[str] = mapped_column(sa.String(128), nullable=False)
+
+
+class AnalysisRollup(Base):
+    """What the per-unit values of an experiment (RollupUnit, UnitMetricValue)
+    cover: one run, one set of metric definitions, the events up to a watermark."""
+
+    __tablename__ = "analysis_rollups"
+
+    experiment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: A digest of the run and of the definitions of the experiment's metrics; the
+    #: rollup is rebuilt when it no longer matches.
+    design: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    #: Every event with an id up to this one is folded into the values.
+    event_watermark: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    #: The last ExposureChange applied (part of the results' data version).
+    last_change_id: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    #: The units' counts, kept from the last refresh that changed the units:
+    #: {"per_variant": {variant: n}, "multiple": n, "per_day": [[day, variant, n]]}
+    #: (analysed units; days of first exposure in the display time zone).
+    unit_counts: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+
+
+class RollupUnit(Base):
+    """A unit exposed in the rollup's run: its variant and first exposure."""
+
+    __tablename__ = "rollup_units"
+
+    experiment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    unit_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    #: The smallest variant key of the unit (its only one unless ``multiple``).
+    variant: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    exposed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    #: Exposed to more than one variant: left out of the analysis.
+    multiple: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+
+    __table_args__ = {"sqlite_with_rowid": False}
+
+
+class UnitMetricValue(Base):
+    """A unit's raw metric value in the rollup, stored only when not both zero:
+    ``x`` the sum or count of the metric's events in its window (a ratio's
+    numerator), ``y`` the same over the CUPED lookback or a ratio's denominator.
+    Proportions, CUPED on/off and caps are applied when the values are read."""
+
+    __tablename__ = "unit_metric_values"
+
+    experiment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    metric_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("metrics.id", ondelete="CASCADE"), primary_key=True
+    )
+    unit_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    #: Copied from RollupUnit so that reads need no join.
+    variant: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    exposed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    x: Mapped[float] = mapped_column(sa.Float, nullable=False)
+    y: Mapped[float] = mapped_column(sa.Float, nullable=False)
+
+    __table_args__ = {"sqlite_with_rowid": False}

@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from statistics import NormalDist
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,18 +19,19 @@ import sqlalchemy as sa
 
 from experiments import analysis, stats
 from experiments.models import (
+    AnalysisRollup,
     Decision,
     Event,
     Experiment,
     ExperimentDecision,
     ExperimentStatus,
     Exposure,
+    ExposureChange,
     Metric,
     MetricKind,
     MetricRole,
     ResultsCache,
 )
-from experiments.services import plan_sample_size
 from proving_ground.audit.services import record
 from proving_ground.db import db, utcnow
 from proving_ground.signals import experiment_decided
@@ -118,9 +120,21 @@ def data_version(experiment: Experiment) -> str:
         )
         or 0
     )
+    # An exposure moved earlier keeps its id; its ExposureChange row (or, once
+    # the analysis has applied it, the rollup's last change) tells.
+    change = db.session.scalar(
+        sa.select(sa.func.max(ExposureChange.id)).where(
+            ExposureChange.experiment_id == experiment.id
+        )
+    ) or db.session.scalar(
+        sa.select(AnalysisRollup.last_change_id).where(
+            AnalysisRollup.experiment_id == experiment.id
+        )
+    )
     updated = experiment.updated_at.isoformat() if experiment.updated_at else ""
     return (
-        f"{last_event}:{last_exposure}:{experiment.run}:{experiment.status}:{updated}"
+        f"{last_event}:{last_exposure}:{change or 0}:{experiment.run}:"
+        f"{experiment.status}:{updated}"
     )
 
 
@@ -167,36 +181,43 @@ def _estimate(estimate: stats.Estimate | None) -> dict[str, Any] | None:
     }
 
 
-#: N* when the design gives no planned sample size (GrowthBook's default).
+#: N* when the design gives neither a planned sample size nor an MDE from which
+#: to derive one (GrowthBook's default).
 DEFAULT_TUNING = 5000
+_NORMAL = NormalDist()
 
 
 def _tuning(experiment: Experiment, metric: Metric, control: stats.SampleStats) -> int:
-    """N* for the confidence sequence of one treatment against control: the
-    planned units of the pair when the design allows computing it (an MDE is set),
-    else a constant. It must not move with the data, or peeking is no longer safe.
+    """N* for the confidence sequence of one treatment against control, in units
+    of the pair: twice the design's planned sample size per variant when it is
+    set; otherwise (a fallback) the units that the design's MDE, alpha and power
+    call for, by the normal approximation in closed form; else a constant.
+
+    Fallback: n per variant = (z₁₋α/₂ + z_power)² (σ₁² + σ₂²) / δ², with
+    δ = baseline × MDE; proportions take σ² = p(1 − p) at p = baseline and
+    baseline × (1 + MDE), means σ² = the control's variance for both. The design
+    has no baseline, so the control's observed mean and variance stand in for
+    it: that N* moves a little with the data, which the planned sample size
+    avoids (set it to keep peeking strictly safe).
     """
-    if experiment.mde and control.n > 1:
-        try:
-            if metric.kind == MetricKind.PROPORTION:
-                plan = plan_sample_size(
-                    baseline=control.mean,
-                    mde=experiment.mde,
-                    alpha=experiment.alpha,
-                    power=experiment.power,
-                )
-            else:
-                plan = plan_sample_size(
-                    baseline=control.mean,
-                    mde=experiment.mde,
-                    sd=math.sqrt(control.variance),
-                    alpha=experiment.alpha,
-                    power=experiment.power,
-                )
-            return 2 * plan.per_variant
-        except (Invalid, ValueError, ZeroDivisionError):
-            pass
-    return DEFAULT_TUNING
+    if experiment.planned_units:
+        return 2 * experiment.planned_units
+    if not experiment.mde or control.n < 2:
+        return DEFAULT_TUNING
+    baseline, mde = control.mean, experiment.mde
+    delta = baseline * mde
+    if metric.kind == MetricKind.PROPORTION:
+        treated = baseline * (1 + mde)
+        if not (0 < baseline < 1 and treated < 1):
+            return DEFAULT_TUNING
+        variance = baseline * (1 - baseline) + treated * (1 - treated)
+    else:
+        variance = 2 * control.variance
+        if not variance > 0 or delta == 0:
+            return DEFAULT_TUNING
+    z = _NORMAL.inv_cdf(1 - experiment.alpha / 2) + _NORMAL.inv_cdf(experiment.power)
+    per_variant = math.ceil(z * z * variance / (delta * delta))
+    return 2 * per_variant
 
 
 def uses_cuped(metric: Metric, options: Options) -> bool:
@@ -328,6 +349,7 @@ def compute(experiment: Experiment, options: Options) -> dict[str, Any]:
             "cuped": options.cuped,
             "sequential": options.sequential,
             "sequential_tuning": options.tuning,
+            "planned_units": experiment.planned_units,
             "alpha": options.alpha,
             "correction": options.correction,
         },

@@ -27,6 +27,7 @@ from experiments.models import (
     ExperimentMetric,
     ExperimentStatus,
     Exposure,
+    ExposureChange,
     Metric,
     MetricKind,
     MetricRole,
@@ -437,6 +438,10 @@ def _experiment_fields(data: Mapping[str, Any], problems: Problems) -> dict[str,
                 lambda v: v is None or (_is_number(v) and 0 < v <= 10),
                 _l("The minimum detectable effect is a positive fraction, e.g. 0.05."),
             ),
+            "planned_units": (
+                lambda v: v is None or (_is_int(v) and 1 <= v <= 1_000_000_000),
+                _l("The planned sample size is a whole number of units per variant."),
+            ),
             "sequential": (lambda v: isinstance(v, bool), _l("Use true or false.")),
             "cuped": (lambda v: isinstance(v, bool), _l("Use true or false.")),
         }
@@ -784,8 +789,17 @@ def record_exposures(
         index_elements=["experiment_id", "run", "unit_id", "variant_key"],
         set_={"first_exposed_at": stmt.excluded.first_exposed_at},
         where=stmt.excluded.first_exposed_at < table.c.first_exposed_at,
-    ).returning(table.c.id)
-    return len(db.session.execute(stmt, values).all())
+    ).returning(table.c.unit_id)
+    written = db.session.execute(stmt, values).scalars().all()
+    if written:  # the analysis rollup recomputes these units (see analysis.py)
+        db.session.execute(
+            sa.insert(ExposureChange),
+            [
+                {"experiment_id": experiment.id, "run": experiment.run, "unit_id": u}
+                for u in set(written)
+            ],
+        )
+    return len(written)
 
 
 def _dialect_insert(table: sa.Table):

@@ -311,6 +311,7 @@ def _design_of(experiment: Experiment) -> dict[str, Any]:
         "mde_percent": _number(experiment.mde * 100)
         if experiment.mde is not None
         else None,
+        "planned_units": experiment.planned_units,
         "sequential": experiment.sequential,
         "cuped": experiment.cuped,
         "planned_duration_days": experiment.planned_duration_days,
@@ -352,6 +353,7 @@ def _design_body(form: ExperimentForm) -> dict[str, Any]:
             "alpha": form.alpha.data,
             "power": form.power.data,
             "mde": mde / 100 if mde is not None else None,
+            "planned_units": form.planned_units.data,
             "sequential": bool(form.sequential.data),
             "cuped": bool(form.cuped.data),
         },
@@ -372,6 +374,7 @@ DESIGN_FIELDS = {
     "analysis.alpha": "alpha",
     "analysis.power": "power",
     "analysis.mde": "mde_percent",
+    "analysis.planned_units": "planned_units",
     "mde": "mde_percent",
     "analysis.sequential": "sequential",
     "analysis.cuped": "cuped",

@@ -98,6 +98,7 @@ def design(token, **over):
         "mde_percent": "5",
         "cuped": "y",
         "planned_duration_days": "14",
+        "planned_units": "2500",
         "success_criteria": "quote rate up",
         "early_stop_criteria": "complaints up",
     }
@@ -136,8 +137,10 @@ def test_create_edit_lifecycle(app, login_as):
     assert r.location == "/experiments/roi-calc"
     page = form_page(client, "/experiments/roi-calc")
     assert "ROI calculator" in page and "Quote rate" in page
+    assert "2,500 units per variant" in page
     page = form_page(client, "/experiments/roi-calc/edit")
     assert 'value="roi"' in page and 'value="50"' in page
+    assert 'value="2500"' in page
     r = client.post(
         "/experiments/roi-calc/edit", data=design(token, name="ROI calculator v2")
     )

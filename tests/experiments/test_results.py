@@ -26,6 +26,8 @@ def _load(app, key, *, n, p_control, p_treatment, deal_mean=80_000.0, seed=1):
     data = {"control": [], "new_script": []}
     with app.app_context():
         experiment = services.get_experiment(key)
+        # A fixed salt: the same units land in the same variants on every run.
+        experiment.salt = f"test-{seed}"
         events = []
         for i in range(n):
             unit = f"{key}-u{i}"
@@ -158,6 +160,7 @@ def test_results_are_cached_until_new_data(
         "cuped": False,
         "sequential": True,
         "sequential_tuning": None,
+        "planned_units": None,
         "alpha": 0.05,
         "correction": "bh",
     }
@@ -177,6 +180,47 @@ def test_sequential_intervals_are_wider(app, make_experiment, manager_api):
     assert width(always) > width(fixed)
     assert always["absolute"]["p_value"] >= fixed["absolute"]["p_value"]
     assert always["sequential_tuning"] > 0
+
+
+def test_sequential_tuning_is_the_planned_sample_size(
+    app, make_experiment, manager_api
+):
+    client, auth = manager_api
+    make_experiment(analysis={"mde": 0.2, "sequential": True, "planned_units": 1234})
+    _load(app, "price-objection-script", n=300, p_control=0.1, p_treatment=0.12)
+    url = "/api/v1/experiments/price-objection-script"
+    payload = client.get(f"{url}/results", headers=auth).json
+    assert payload["options"]["planned_units"] == 1234
+    for metric in ("converted", "deal_value"):
+        assert _variant(payload, metric)["sequential_tuning"] == 2 * 1234
+    # without it, N* falls back to the MDE and the control's observed rate:
+    # 2 (z₀.₉₇₅ + z₀.₈)² (p(1 − p) + q(1 − q)) / (p × MDE)², q = p (1 + MDE)
+    make_experiment("no-plan", analysis={"mde": 0.2, "sequential": True})
+    _load(app, "no-plan", n=300, p_control=0.1, p_treatment=0.12)
+    url = "/api/v1/experiments/no-plan"
+    payload = client.get(f"{url}/results", headers=auth).json
+    assert payload["options"]["planned_units"] is None
+    control = _variant(payload, "converted", "control")["mean"]
+    treated = control * 1.2
+    z = scipy_stats.norm.ppf(0.975) + scipy_stats.norm.ppf(0.8)
+    variance = control * (1 - control) + treated * (1 - treated)
+    expected = 2 * int(np.ceil(z * z * variance / (control * 0.2) ** 2))
+    assert _variant(payload, "converted")["sequential_tuning"] == expected
+
+
+@pytest.mark.parametrize("planned", [0, -5, 2.5, "100", True])
+def test_planned_units_must_be_a_positive_whole_number(
+    manager_api, make_metrics, planned
+):
+    make_metrics()
+    client, auth = manager_api
+    response = client.post(
+        "/api/v1/experiments",
+        json=experiment_body(analysis={"planned_units": planned}),
+        headers=auth,
+    )
+    assert response.status_code == 422
+    assert "analysis.planned_units" in response.json["error"]["fields"]
 
 
 def test_decision_is_recorded_audited_and_signalled(app, make_experiment, manager_api):
