@@ -6,10 +6,13 @@ from flask import Flask
 
 import assessments.authoring
 import assessments.views
+import asset_library.cli  # registers the "assets" commands
 import asset_library.views
 import experiments.views
 from assessments import api as assessments_api
 from assessments import demo as assessments_demo  # noqa: F401 (connects its signal)
+from asset_library import api as asset_library_api
+from asset_library import demo as asset_library_demo  # noqa: F401 (connects its signal)
 from experiments import api as experiments_api
 from experiments import demo as experiments_demo  # noqa: F401 (connects its signal)
 from proving_ground import (
@@ -72,4 +75,5 @@ def create_app(config: dict | None = None) -> Flask:
     api.api.register_blueprint(experiments_api.experiments_api)
     api.api.register_blueprint(experiments_api.events_api)
     api.api.register_blueprint(assessments_api.assessments_api)
+    api.api.register_blueprint(asset_library_api.assets_api)
     return app

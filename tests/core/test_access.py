@@ -30,6 +30,7 @@ EXPECTED_PUBLIC = {
     "assessments.static",
     "assessments_api.verify_certificate",
     "assessments_api.certificate_badge",
+    "asset_library.static",
 }
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
