@@ -5,7 +5,7 @@ answers it with the capability map, the bilingual item bank of
 ``demo_content.json`` (three sections: 数据解读, 归因分析, 策略推演, with table and
 chart stimuli and rubric items), the published exam, an Angoff panel of three
 judges, the certification and a promotion track, and a few attempts: one passed
-and certified, one failed, one waiting for its rubric answers to be marked.
+and certified, one failed, and case-analysis answers waiting to be marked.
 """
 
 import json
@@ -31,6 +31,8 @@ EXAMINEES = {
     "rep.liu@demo.proving-ground.cn": (0.35, 4),
     "manager.south@demo.proving-ground.cn": (0.8, 1),
 }
+#: Sits the case-analysis exam; the answers wait for marking.
+CASE_EXAMINEE = "rep.zhang@demo.proving-ground.cn"
 #: Rubric level chosen by both markers for the demo's graded answers.
 MARKED_LEVEL = {
     "rep.zhang@demo.proving-ground.cn": -1,
@@ -162,6 +164,10 @@ def load_demo(sender, *, users, progress: Callable[[str], None], **_) -> int:
             },
         )
 
+    cases = services.create_exam(data["case_exam"], actor=hr)
+    services.set_exam_status(cases, "published", actor=hr)
+    services.set_graders(cases, graders, actor=hr)
+
     progress("assessments: attempts")
     now = utcnow().replace(microsecond=0)
     for email, (share_right, days_ago) in EXAMINEES.items():
@@ -179,7 +185,14 @@ def load_demo(sender, *, users, progress: Callable[[str], None], **_) -> int:
                 [users[e] for e in (HR, ADMIN) if e in users],
                 MARKED_LEVEL[email],
             )
-    return len(data["items"]) + 5 + len(EXAMINEES)
+    # A case-analysis attempt waiting in the grading queue.
+    examinee = users.get(CASE_EXAMINEE)
+    if examinee is not None:
+        attempt = services.start_attempt(
+            cases, examinee, language="zh_CN", now=now - timedelta(hours=3)
+        )
+        _sit(attempt, 1.0, rng, "zh_CN")
+    return len(data["items"]) + 7 + len(EXAMINEES)
 
 
 def _mark(attempt: Attempt, markers: list, level: int) -> None:

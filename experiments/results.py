@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from experiments import analysis, stats
 from experiments.models import (
@@ -494,9 +495,23 @@ def decide(
             "recommendation": payload["recommendation"]["decision"],
         },
     )
+    treatments = [v for v in experiment.variants if not v.is_control]
     experiment_decided.send(
         experiment,
         experiment_key=experiment.key,
+        name=experiment.name,
+        hypothesis=str(
+            _l(
+                "If %(if_)s, then %(then)s, because %(because)s.",
+                if_=experiment.hypothesis_if or "…",
+                then=experiment.hypothesis_then or "…",
+                because=experiment.hypothesis_because or "…",
+            )
+        ),
+        variant_description="\n\n".join(
+            f"**{v.name}**: {v.description}" if v.description else f"**{v.name}**"
+            for v in treatments
+        ),
         decision=decision,
         rationale=rationale.strip(),
         evidence=evidence(payload),

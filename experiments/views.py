@@ -3,9 +3,6 @@ design form, lifecycle, live tracking, results with the decision and action item
 the printable report, bulk assignment, the power calculator, event imports and
 write keys."""
 
-import functools
-import importlib.metadata
-import importlib.util
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -20,7 +17,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     send_from_directory,
     url_for,
 )
@@ -75,12 +71,6 @@ from proving_ground.validation import Invalid
 DESIGNERS = (Role.MANAGER, Role.ADMIN)
 ONE_YEAR = 365 * 24 * 3600
 ASSETS = Path(__file__).parent / "static" / "experiments"
-PLOTLY_JS = (
-    Path(importlib.util.find_spec("plotly").origin).parent
-    / "package_data"
-    / "plotly.min.js"
-)
-PLOTLY_VERSION = importlib.metadata.version("plotly")
 #: Lifecycle moves offered as buttons; services.transition decides what is allowed.
 ACTIONS = ("start", "pause", "stop", "archive", "restart")
 RESTARTABLE = services.RESTARTABLE
@@ -117,19 +107,6 @@ def _asset_url(filename: str) -> str:
     """The URL of a pillar asset, versioned by its modification time."""
     version = int((ASSETS / filename).stat().st_mtime)
     return url_for("experiments.asset", filename=filename, v=version)
-
-
-@functools.cache
-def _plotly_style_ids() -> tuple[str, ...]:
-    """Ids of the <style> elements Plotly.js adds when it loads unless an element
-    with that id exists (MapLibre's CSS, for map traces these pages do not draw).
-    The CSP refuses such elements; placeholders with these ids avoid the attempt."""
-    bundle = PLOTLY_JS.read_text(encoding="utf-8")
-    pattern = (
-        r'if\(!document\.getElementById\("([^"]+)"\)\)'
-        r'\{var \w+=document\.createElement\("style"\)'
-    )
-    return tuple(re.findall(pattern, bundle))
 
 
 def _experiment_or_404(key: str) -> Experiment:
@@ -203,13 +180,6 @@ def _csv_response(text: str, filename: str) -> Response:
 def asset(filename: str):
     """The pillar's stylesheets and scripts (every page here needs a sign-in)."""
     return send_from_directory(ASSETS, filename, max_age=ONE_YEAR)
-
-
-@bp.route("/vendor/plotly.min.js")
-@roles_required(ANY_ROLE)
-def plotly_js():
-    """Plotly.js as shipped inside the plotly Python package: no CDN."""
-    return send_file(PLOTLY_JS, mimetype="text/javascript", max_age=ONE_YEAR)
 
 
 # --- experiments -----------------------------------------------------------------
@@ -604,8 +574,6 @@ def tracking(key: str):
         rows=_share_rows(experiment, summary),
         chart=_cumulative_series(experiment, summary),
         tolerance=SHARE_TOLERANCE,
-        plotly_version=PLOTLY_VERSION,
-        plotly_style_ids=_plotly_style_ids(),
     )
 
 
@@ -1130,8 +1098,6 @@ def _render_results(
         action_form=action_form,
         action_items=action_services.items_from(f"experiment:{experiment.key}"),
         charts=charts,
-        plotly_version=PLOTLY_VERSION,
-        plotly_style_ids=_plotly_style_ids(),
         **context,
     )
 

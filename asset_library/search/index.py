@@ -558,10 +558,14 @@ class SearchIndex:
             ]
             shared_idf = self._idf(max(phrase_dfs)) if phrase_dfs else 0.0
             best = scores if len(clause) == 1 else None
-            for terms in present:
+            for alternative, terms in zip(clause, present, strict=True):
                 target = scores if best is scores else np.zeros(n)
+                inside = self._phrase_rows(alternative, terms)
                 for query_term, term_id in terms:
                     rows, values = self._term_scores(term_id)
+                    if inside is not None:
+                        keep = inside[rows]
+                        rows, values = rows[keep], values[keep]
                     if query_term.highlight and len(clause) > 1:
                         idf = shared_idf
                     else:
@@ -576,6 +580,22 @@ class SearchIndex:
                 scores += best
         matches = np.bitwise_count(covered) >= parsed.required_concepts
         return scores, matches & self._alive.data[:n]
+
+    def _phrase_rows(self, alternative, terms) -> np.ndarray | None:
+        """For a synonym of several words ("volume-based procurement", 带量采购):
+        the rows holding every one of its words, so that one common word of it
+        (based, 采购) does not stand for the whole; None for other alternatives."""
+        main = [q for q in alternative.values() if q.highlight]
+        if len(main) < 2 or any(q.origin != "synonym" for q in main):
+            return None
+        n = len(self._docs)
+        found = [t for q, t in terms if q.highlight]
+        if len(found) < len(main):
+            return np.zeros(n, bool)  # a word of it is nowhere in the index
+        count = np.zeros(n, np.int32)
+        for term_id in found:
+            count[self._postings(term_id)[0]] += 1
+        return count == len(main)
 
     def _filter_masks(
         self, filters: Mapping[str, str | Sequence[str] | None] | None

@@ -11,7 +11,8 @@ _signals = Namespace()
 demo_data_requested = _signals.signal("demo-data-requested")
 
 #: Sent when an experiment's owner records a decision. Keyword arguments:
-#: ``experiment_key``, ``decision`` (adopt/iterate/abandon), ``rationale``,
+#: ``experiment_key``, ``name``, ``hypothesis`` (one text), ``variant_description``
+#: (the treatments, Markdown), ``decision`` (adopt/iterate/abandon), ``rationale``,
 #: ``evidence`` (the primary metrics' results: metric, variant, lift, interval,
 #: p-value, sample sizes), ``actor``. The asset library drafts a playbook from an
 #: adoption.

@@ -425,3 +425,17 @@ def test_ndcg_on_a_hand_worked_example():
     assert quality.recall(ranking, judgments, 10) == 1.0
     assert quality.recall(ranking[:3], judgments, 10) == pytest.approx(1 / 3)
     assert quality.reciprocal_rank(ranking, judgments) == 0.5
+
+
+def test_a_synonym_of_several_words_needs_all_of_them():
+    index = SearchIndex.build(
+        [
+            {"id": 1, "title": "集采报量打法", "body": "带量采购之后的报量"},
+            {"id": 2, "title": "Quote based on facts", "body": "Not on guesses."},
+            {"id": 3, "title": "Volume-based procurement tender", "body": "VBP."},
+            {"id": 4, "title": "政府采购参数建议", "body": "采购人需求论证"},
+        ],
+        synonyms=[["集采", "带量采购", "volume-based procurement"]],
+    )
+    found = {hit.id for hit in index.search("集采").hits}
+    assert found == {1, 3}  # not "based" alone, not 采购 alone

@@ -215,3 +215,18 @@ def test_usage_and_ratings(app, library, make_user):
         summary = services.usage(asset)
         assert (summary.views, summary.used, summary.rating) == (1, 1, 5.0)
         assert summary.notes[0].outcome == "客户接受了分阶段报价"
+
+
+def test_deciding_an_experiment_drafts_its_playbook(app, library, make_experiment):
+    from experiments import results
+    from experiments import services as experiment_services
+
+    make_experiment()
+    with app.app_context():
+        experiment = experiment_services.get_experiment("price-objection-script")
+        experiment_services.transition(experiment, "stop", actor=None)
+        results.decide(experiment, "adopt", "Works in every region.", actor=None)
+        (asset,) = db.session.scalars(sa.select(Asset)).all()
+        assert asset.evidence.experiment_key == "price-objection-script"
+        assert experiment.hypothesis_if in asset.current.body
+        assert "Works in every region." in asset.current.body

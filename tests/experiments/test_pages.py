@@ -69,7 +69,7 @@ def test_pages_render(app, login_as):
     assert member.get("/experiments/power").status_code == 200
     assert member.get("/experiments/metrics").status_code == 200
     assert member.get("/experiments/assets/experiments.css").status_code == 200
-    r = member.get("/experiments/vendor/plotly.min.js")
+    r = member.get("/vendor/plotly.min.js")
     assert r.status_code == 200 and r.mimetype == "text/javascript"
 
 

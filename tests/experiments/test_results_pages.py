@@ -91,7 +91,7 @@ def test_pages_render_for_every_role(experiment, login_as, role):
         assert "<script>" not in page and 'style="' not in page, url
     page = _page(client, f"/experiments/{KEY}/results")
     assert 'data-chart="forest"' in page and 'data-chart="cumulative-lift"' in page
-    assert "/experiments/vendor/plotly.min.js" in page
+    assert "/vendor/plotly.min.js" in page
     assert "raised Converted by" in page
     # Only the owner or an administrator gets the forms.
     assert ('action-items"' in page and 'name="title"' in page) == (role == "admin")
