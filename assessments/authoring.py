@@ -1520,16 +1520,72 @@ def hr_report(key: str):
 @roles_required(*HR)
 def hr_report_download(key: str, table: str, fmt: str):
     exam = _exam_or_404(key)
-    if table not in REPORT_TABLES or fmt not in ("csv", "xlsx"):
+    if table not in REPORT_TABLES:
         abort(404)
-    frame = _frame(exam, table)
-    filename = f"{exam.key}-{table}"
+    return _download(_frame(exam, table), f"{exam.key}-{table}", fmt)
+
+
+def _download(frame: pd.DataFrame, filename: str, fmt: str) -> Response:
+    """A table as CSV (with a BOM for Excel) or as an Excel workbook."""
     if fmt == "csv":
         return _csv_response(frame.to_csv(index=False), f"{filename}.csv")
+    if fmt != "xlsx":
+        abort(404)
     out = io.BytesIO()
-    frame.to_excel(out, index=False, sheet_name=table, engine="openpyxl")
+    frame.to_excel(out, index=False, sheet_name=filename[:31], engine="openpyxl")
     return Response(
         out.getvalue(),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'},
     )
+
+
+@bp.route("/hr/tracks/<key>/eligibility.<fmt>")
+@roles_required(*HR)
+def hr_track_download(key: str, fmt: str):
+    """The promotion-eligibility list of a track, bilingual headers."""
+    track = db.session.scalar(
+        sa.select(PromotionTrack).where(PromotionTrack.key == key)
+    )
+    if track is None:
+        abort(404)
+    rows = [
+        {
+            "姓名 Name": r["user"].display_name,
+            "邮箱 E-mail": r["user"].email,
+            "团队 Team": r["user"].team or "",
+            "区域 Region": r["user"].region or "",
+            "有效证书 Valid certificates": ", ".join(
+                f"{c.certification.name_zh} {c.certification.name_en} ({c.code})"
+                for c in r["held"]
+            ),
+            "缺少 Missing": ", ".join(f"{c.name_zh} {c.name_en}" for c in r["missing"]),
+            "符合资格 Eligible": r["eligible"],
+        }
+        for r in services.eligibility(track)
+    ]
+    return _download(pd.DataFrame.from_records(rows), f"{track.key}-eligibility", fmt)
+
+
+@bp.route("/hr/certificates/expiring.<fmt>")
+@roles_required(*HR)
+def hr_expiring_download(fmt: str):
+    """Certificates expiring within ``?days=`` (default 60), soonest first."""
+    try:
+        days = max(1, min(int(request.args.get("days", EXPIRY_DAYS)), 3650))
+    except ValueError:
+        days = EXPIRY_DAYS
+    rows = [
+        {
+            "姓名 Name": c.user.display_name,
+            "邮箱 E-mail": c.user.email,
+            "团队 Team": c.user.team or "",
+            "认证 Certification": " ".join(
+                (c.certification.name_zh, c.certification.name_en)
+            ),
+            "证书编号 Code": c.code,
+            "到期 Expires": _local(c.expires_at),
+        }
+        for c in services.expiring_certificates(days)
+    ]
+    return _download(pd.DataFrame.from_records(rows), f"expiring-{days}d", fmt)

@@ -475,6 +475,16 @@ def test_certifications_tracks_and_eligibility(app, hr, make_exam, make_user):
         follow_redirects=True,
     )
     assert "Say why the certificate is revoked." in refused.get_data(as_text=True)
+    eligible = pd.read_csv(
+        io.BytesIO(
+            hr.get("/assessments/hr/tracks/regional-director/eligibility.csv").data
+        )
+    )
+    assert eligible["符合资格 Eligible"].tolist().count(True) == 1
+    expiring = pd.read_excel(
+        io.BytesIO(hr.get("/assessments/hr/certificates/expiring.xlsx?days=400").data)
+    )
+    assert expiring["证书编号 Code"].tolist() == [code]
     post_form(hr, f"/assessments/hr/certificates/{code}/revoke", {"reason": "Fraud"})
     page = hr.get("/assessments/hr/tracks/regional-director").get_data(as_text=True)
     assert "0 eligible" in page
