@@ -23,6 +23,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from experiments.ingest import INGEST_LOCK
 from experiments.models import (
     Aggregate,
     AnalysisRollup,
@@ -595,11 +596,28 @@ def _settled_bound(after_id: int) -> int:
     """The largest event id up to which every event is committed and visible.
 
     SQLite serialises writers, so that is the last id. On PostgreSQL ids come
-    from a sequence and transactions commit in any order; an event received
-    more than SETTLE ago is taken to be committed, so the bound stops just
-    before the first event past ``after_id`` received within SETTLE."""
-    last = db.session.scalar(sa.select(sa.func.max(Event.id))) or 0
-    if _dialect() == "sqlite" or last <= after_id:
+    from a sequence and transactions commit in any order. Every event insert
+    holds a shared advisory lock until its transaction ends (ingest.INGEST_LOCK);
+    when this can take the lock exclusively, no insert is in flight, so every id
+    up to the last one visible to a statement run while holding it is committed.
+    When inserts are running, an event received more than SETTLE ago is taken to
+    be committed: the bound stops just before the first event past ``after_id``
+    received within SETTLE, and later ones are read live."""
+    if _dialect() == "sqlite":
+        last = db.session.scalar(sa.select(sa.func.max(Event.id))) or 0
+        return max(last, after_id)
+    connection = db.session.connection()
+    quiet = connection.exec_driver_sql(
+        "SELECT pg_try_advisory_lock(%(key)s)", {"key": INGEST_LOCK}
+    ).scalar()
+    try:
+        last = db.session.scalar(sa.select(sa.func.max(Event.id))) or 0
+    finally:
+        if quiet:
+            connection.exec_driver_sql(
+                "SELECT pg_advisory_unlock(%(key)s)", {"key": INGEST_LOCK}
+            )
+    if quiet or last <= after_id:
         return max(last, after_id)
     recent = db.session.scalar(
         sa.select(sa.func.min(Event.id)).where(

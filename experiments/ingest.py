@@ -298,6 +298,10 @@ def _sqlite_time(moment: datetime) -> str:
     )
 
 
+#: PostgreSQL advisory lock key of event inserts (an arbitrary constant).
+INGEST_LOCK = 7_340_215_001
+
+
 def _store(rows: list[tuple], *, received_at: datetime, source: str) -> int:
     """Insert validated events, skipping stored (occurred_at, event_id) pairs;
     returns how many were new.
@@ -319,6 +323,11 @@ def _store(rows: list[tuple], *, received_at: datetime, source: str) -> int:
         for column, values in zip(_COLUMNS, zip(*rows, strict=True), strict=False)
     }
     params["received_at"], params["source"] = received_at, source
+    # Held until the transaction ends: the analysis knows no insert is in flight
+    # when it can take this lock exclusively (see analysis._settled_bound).
+    connection.exec_driver_sql(
+        "SELECT pg_advisory_xact_lock_shared(%(key)s)", {"key": INGEST_LOCK}
+    )
     return len(connection.exec_driver_sql(_POSTGRES_INSERT, params).all())
 
 

@@ -8,10 +8,12 @@ CUPED on means and on a proportion.
 
 Event values are multiples of 0.25, so every sum is exact in floating point and
 the statistics must be equal, not merely close. On PostgreSQL some events are
-stamped as just received, so they stay past the settled watermark and are added
+stamped as just received and, at every other check, another session holds the
+ingestion lock, so those events stay past the settled watermark and are added
 when the values are read.
 """
 
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -19,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from experiments import analysis, services
+from experiments.ingest import INGEST_LOCK
 from experiments.models import Event, ExposureChange
 from proving_ground.db import db, utcnow
 
@@ -132,6 +135,28 @@ def _insert_events(rng, rows, backend) -> None:
         db.session.execute(sa.insert(Event), [rows[i] for i in order])
 
 
+@contextmanager
+def _insert_in_flight(backend: str, busy: bool):
+    """On PostgreSQL, when ``busy``: another session holds the lock every event
+    insert holds, so the refresh cannot tell that all ids are committed and
+    reads the recently received events live (the path concurrent ingestion
+    takes); otherwise it folds everything visible."""
+    if backend != "postgresql" or not busy:
+        yield
+        return
+    with db.engine.connect() as other:
+        other.exec_driver_sql(
+            "SELECT pg_advisory_lock_shared(%(key)s)", {"key": INGEST_LOCK}
+        )
+        try:
+            yield
+        finally:
+            other.exec_driver_sql(
+                "SELECT pg_advisory_unlock_shared(%(key)s)", {"key": INGEST_LOCK}
+            )
+            other.commit()
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_rollup_matches_reference_on_random_interleavings(
     app, backend, make_experiment, seed
@@ -181,7 +206,11 @@ def test_rollup_matches_reference_on_random_interleavings(
                 )
             _insert_events(rng, _events(rng, pool, exposed, 40, serial), backend)
             db.session.commit()
-            _check(experiment)
+            busy = step % 2 == 1
+            with _insert_in_flight(backend, busy):
+                _check(experiment)
+                if backend == "postgresql":  # the live tail is exercised
+                    assert analysis.refresh(experiment).tail is busy
             db.session.commit()
             _check(experiment)  # a refresh with nothing new changes nothing
             db.session.commit()
