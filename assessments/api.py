@@ -923,16 +923,7 @@ def _team_condition(user: User):
 
 
 def _may_view(attempt: Attempt) -> bool:
-    user = current_user
-    if attempt.user_id == user.id or _is_staff():
-        return True
-    return bool(
-        user.has_role(Role.MANAGER)
-        and user.team
-        and attempt.user.team == user.team
-        and attempt.status == AttemptStatus.RELEASED
-        and attempt.exam.team_results_visible
-    )
+    return services.may_view_results(attempt, current_user)
 
 
 def _attempt_or_404(attempt_id: int) -> Attempt:

@@ -1426,6 +1426,42 @@ def competency_scores(attempts: Iterable[Attempt]) -> dict[int, list[float]]:
     return dict(totals)
 
 
+def may_view_results(attempt: Attempt, user: User) -> bool:
+    """The examinee, HR and administrators see an attempt; a manager sees the
+    released results of members of their team when the exam shares them."""
+    if attempt.user_id == user.id or user.has_any_role({Role.HR, Role.ADMIN}):
+        return True
+    return bool(
+        user.has_role(Role.MANAGER)
+        and user.team
+        and attempt.user.team == user.team
+        and attempt.status == AttemptStatus.RELEASED
+        and attempt.exam.team_results_visible
+    )
+
+
+def team_results(manager: User, limit: int = 50) -> list[Attempt]:
+    """Released attempts of the manager's team members (themselves excluded) at
+    exams that share team results, newest first."""
+    if not manager.has_role(Role.MANAGER) or not manager.team:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(Attempt)
+            .join(User, User.id == Attempt.user_id)
+            .join(Exam, Exam.id == Attempt.exam_id)
+            .where(
+                User.team == manager.team,
+                User.id != manager.id,
+                Attempt.status == AttemptStatus.RELEASED,
+                Exam.team_results_visible.is_(True),
+            )
+            .order_by(Attempt.submitted_at.desc())
+            .limit(limit)
+        )
+    )
+
+
 def latest_released(user: User) -> list[Attempt]:
     """The user's latest released attempt per exam."""
     latest: dict[int, Attempt] = {}

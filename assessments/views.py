@@ -216,6 +216,7 @@ def index():
         attempts=attempts,
         certificates=certificates,
         profile=profile,
+        team=services.team_results(current_user),
         language=_ui_language(),
         queue_size=len(services.grading_queue(current_user)) if _is_grader() else 0,
     )
@@ -426,7 +427,9 @@ def _result_item(row: AttemptItem, language: str) -> dict[str, Any]:
 @bp.route("/attempts/<int:attempt_id>/result")
 @roles_required(ANY_ROLE)
 def result(attempt_id: int):
-    attempt = _own(_attempt_or_404(attempt_id), overseers=True)
+    attempt = _attempt_or_404(attempt_id)
+    if not services.may_view_results(attempt, current_user):
+        abort(403)
     services.expire_if_overdue(attempt)
     if attempt.status == AttemptStatus.IN_PROGRESS:
         if attempt.user_id == current_user.id:

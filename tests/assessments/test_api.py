@@ -687,7 +687,8 @@ def test_certificate_on_pass_verified_and_revoked(app, api, make_exam, client):
     verified = client.get(f"{API}/certificates/{code}").json
     assert verified["status"] == "revoked"
     assert verified["revoked_reason"] == "Cheating found."
-    assert client.get(f"{API}/certificates/{code}/badge").status_code == 410
+    gone = client.get(f"{API}/certificates/{code}/badge")
+    assert gone.status_code == 410 and gone.json["error"]["code"] == "gone"
     again = hr.post(f"/certificates/{code}/revoke", json={"reason": "again"})
     assert again.status_code == 409
 

@@ -399,3 +399,31 @@ def test_verification_in_chinese(client):
 
 def test_static_assets_are_public(client):
     assert client.get("/assessments/static/assessments.css").status_code == 200
+
+
+def test_a_manager_sees_the_released_results_of_their_team(
+    app, make_exam, make_user, login_as
+):
+    make_exam(counts={"interpretation": 2})
+    hidden = make_exam("private-exam", counts={"interpretation": 2})
+    member = make_user("member", team="华东 East")
+    outsider = make_user("member", team="华南 South")
+    attempts = {}
+    with app.app_context():
+        for user, key in ((member, EXAM), (member, hidden), (outsider, EXAM)):
+            exam = db.session.scalar(sa.select(Exam).where(Exam.key == key))
+            exam.team_results_visible = key == EXAM
+            attempt = services.start_attempt(
+                exam, db.session.get(User, user.id), language="zh_CN"
+            )
+            services.submit_attempt(attempt)
+            attempts[(user.id, key)] = attempt.id
+        db.session.commit()
+    manager = login_as("manager", team="华东 East")
+    page = manager.get("/assessments/").get_data(as_text=True)
+    shown = attempts[(member.id, EXAM)]
+    assert f"/assessments/attempts/{shown}/result" in page
+    assert manager.get(f"/assessments/attempts/{shown}/result").status_code == 200
+    for other in (attempts[(member.id, hidden)], attempts[(outsider.id, EXAM)]):
+        assert f"/assessments/attempts/{other}/result" not in page
+        assert manager.get(f"/assessments/attempts/{other}/result").status_code == 403
