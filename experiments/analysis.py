@@ -37,7 +37,7 @@ from experiments.models import (
     RollupUnit,
     UnitMetricValue,
 )
-from experiments.services import _dialect_insert, insert_ignoring_duplicates
+from experiments.services import dialect_insert, insert_ignoring_duplicates
 from experiments.stats import SampleStats
 from proving_ground.db import db, local_day, utcnow
 
@@ -523,7 +523,7 @@ def _store(experiment: Experiment, metrics: list[Metric], wide: sa.Table, *, add
             y,
         ).where(sa.or_(x != 0, y != 0))
         if add:
-            insert = _dialect_insert(table)
+            insert = dialect_insert(table)
             stmt = insert.from_select(names, select).on_conflict_do_update(
                 index_elements=["experiment_id", "metric_id", "unit_id"],
                 set_={

@@ -784,7 +784,7 @@ def record_exposures(
         {"experiment_id": experiment.id, "run": experiment.run, "source": source, **row}
         for row in earliest.values()
     ]
-    stmt = _dialect_insert(table)
+    stmt = dialect_insert(table)
     stmt = stmt.on_conflict_do_update(
         index_elements=["experiment_id", "run", "unit_id", "variant_key"],
         set_={"first_exposed_at": stmt.excluded.first_exposed_at},
@@ -802,7 +802,7 @@ def record_exposures(
     return len(written)
 
 
-def _dialect_insert(table: sa.Table):
+def dialect_insert(table: sa.Table):
     """The INSERT construct with ON CONFLICT support of the session's database."""
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -816,7 +816,7 @@ def _dialect_insert(table: sa.Table):
 
 def insert_ignoring_duplicates(table: sa.Table, conflict_columns: Iterable[str]):
     """An INSERT that skips rows colliding on ``conflict_columns``."""
-    return _dialect_insert(table).on_conflict_do_nothing(
+    return dialect_insert(table).on_conflict_do_nothing(
         index_elements=list(conflict_columns)
     )
 

@@ -27,3 +27,31 @@ def post_form(client: FlaskClient, url: str, data: dict | None = None, **kwargs)
 
 def login(client: FlaskClient, email: str, password: str = PASSWORD):
     return post_form(client, "/login", {"email": email, "password": password})
+
+
+class Caller:
+    """A test client calling a JSON API under ``base`` with a user's bearer token."""
+
+    def __init__(self, client, token, user, base: str = ""):
+        self.client, self.user, self.base = client, user, base
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def _call(self, method, path, **kwargs):
+        return self.client.open(
+            self.base + path, method=method, headers=self.headers, **kwargs
+        )
+
+    def get(self, path, **kwargs):
+        return self._call("GET", path, **kwargs)
+
+    def post(self, path, **kwargs):
+        return self._call("POST", path, **kwargs)
+
+    def put(self, path, **kwargs):
+        return self._call("PUT", path, **kwargs)
+
+    def patch(self, path, **kwargs):
+        return self._call("PATCH", path, **kwargs)
+
+    def delete(self, path, **kwargs):
+        return self._call("DELETE", path, **kwargs)

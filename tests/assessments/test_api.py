@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from support import login
+from support import Caller, login
 
 from assessments import services
 from assessments.models import Attempt, AttemptItem, ItemVersion
@@ -20,38 +20,13 @@ API = "/api/v1/assessments"
 NO_RUBRIC = {"interpretation": 2, "attribution": 2}
 
 
-class Caller:
-    """A test client calling the API with a user's bearer token."""
-
-    def __init__(self, client, token, user):
-        self.client, self.user = client, user
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def _call(self, method, path, **kwargs):
-        return self.client.open(
-            API + path, method=method, headers=self.headers, **kwargs
-        )
-
-    def get(self, path, **kwargs):
-        return self._call("GET", path, **kwargs)
-
-    def post(self, path, **kwargs):
-        return self._call("POST", path, **kwargs)
-
-    def put(self, path, **kwargs):
-        return self._call("PUT", path, **kwargs)
-
-    def patch(self, path, **kwargs):
-        return self._call("PATCH", path, **kwargs)
-
-
 @pytest.fixture
 def api(app, make_user, make_token):
     """``api(*roles, **user_fields)``: a new user and a Caller acting as them."""
 
     def make(*roles, **fields) -> Caller:
         user = make_user(*roles, **fields)
-        return Caller(app.test_client(), make_token(user), user)
+        return Caller(app.test_client(), make_token(user), user, API)
 
     return make
 

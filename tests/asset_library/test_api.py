@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from support import Caller
 
 import asset_library
 from asset_library import services
@@ -20,41 +21,13 @@ FIRST_30 = DEMO.read_text(encoding="utf-8").splitlines()[:30]
 SEARCH_KEYS = {"id", "external_id", "title", "kind", "snippet", "score", "evidence"}
 
 
-class Caller:
-    """A test client calling the asset API with a user's bearer token."""
-
-    def __init__(self, client, token, user):
-        self.client, self.user = client, user
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def _call(self, method, path, **kwargs):
-        return self.client.open(
-            API + path, method=method, headers=self.headers, **kwargs
-        )
-
-    def get(self, path, **kwargs):
-        return self._call("GET", path, **kwargs)
-
-    def post(self, path, **kwargs):
-        return self._call("POST", path, **kwargs)
-
-    def put(self, path, **kwargs):
-        return self._call("PUT", path, **kwargs)
-
-    def patch(self, path, **kwargs):
-        return self._call("PATCH", path, **kwargs)
-
-    def delete(self, path, **kwargs):
-        return self._call("DELETE", path, **kwargs)
-
-
 @pytest.fixture
 def api(app, make_user, make_token):
     """``api(*roles)``: a new user and a Caller acting as them."""
 
     def make(*roles, **fields) -> Caller:
         user = make_user(*roles, **fields)
-        return Caller(app.test_client(), make_token(user), user)
+        return Caller(app.test_client(), make_token(user), user, API)
 
     return make
 
