@@ -875,13 +875,6 @@ def hr_items_export(fmt: str):
 # --- exams -----------------------------------------------------------------------
 
 
-def _has_attempts(exam: Exam) -> bool:
-    return (
-        db.session.scalar(sa.select(Attempt.id).where(Attempt.exam_id == exam.id))
-        is not None
-    )
-
-
 def _exam_data(form: ExamForm, with_sections: bool) -> tuple[dict, list[int]]:
     """The service's exam document, and the form row of each section sent."""
     zone = _zone()
@@ -1039,7 +1032,7 @@ def hr_exam_edit(key: str):
     exam = _exam_or_404(key)
     form = _exam_form(exam)
     form.key.data = exam.key
-    locked = _has_attempts(exam)
+    locked = services.has_attempts(exam)
     problems: list[str] = []
     if form.validate_on_submit():
         data, rows = _exam_data(form, with_sections=not locked)

@@ -573,7 +573,7 @@ def update_exam(exam: Exam, data: dict[str, Any], *, actor) -> Exam:
     fields = _exam_fields(data, problems)
     sections = None
     if "sections" in data:
-        if _has_attempts(exam):
+        if has_attempts(exam):
             problems.add("sections", _l("Sections are fixed once someone has started."))
         else:
             sections = _sections(data["sections"], problems)
@@ -588,7 +588,8 @@ def update_exam(exam: Exam, data: dict[str, Any], *, actor) -> Exam:
     return exam
 
 
-def _has_attempts(exam: Exam) -> bool:
+def has_attempts(exam: Exam) -> bool:
+    """Whether anyone has started the exam (its sections are then fixed)."""
     return (
         db.session.scalar(sa.select(Attempt.id).where(Attempt.exam_id == exam.id))
         is not None
