@@ -187,6 +187,8 @@ class Exam(Bilingual, Base):
     marking_tolerance: Mapped[float] = mapped_column(
         sa.Float, nullable=False, default=1.0
     )
+    #: Holds only responses collected elsewhere (no sections, never sat here).
+    external: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     #: A manager may see the results of members of their team.
     team_results_visible: Mapped[bool] = mapped_column(
         sa.Boolean, nullable=False, default=True
@@ -467,6 +469,10 @@ class Certification(Bilingual, Base):
     exams: Mapped[list[Exam]] = relationship(
         secondary=certification_exams, order_by="Exam.id", lazy="selectin"
     )
+    #: Simulations to pass as well (see Scenario.pass_d_prime).
+    scenarios: Mapped[list["Scenario"]] = relationship(
+        secondary="certification_scenarios", order_by="Scenario.id", lazy="selectin"
+    )
 
 
 class Certificate(Base):
@@ -524,3 +530,366 @@ class PromotionTrack(Bilingual, Base):
         order_by="Certification.id",
         lazy="selectin",
     )
+
+
+# --- AI-coaching simulations -------------------------------------------------
+
+
+class ScenarioStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    RETIRED = "retired"
+
+
+class Scenario(Bilingual, Base):
+    """An AI-coaching simulation: a customer persona, the customer's turns and,
+    at each turn, AI-assistant suggestions authored as sound or flawed. The
+    authored content lives in versions (``assessments.coaching`` format); a
+    version that has been attempted is never edited."""
+
+    __tablename__ = "sim_scenarios"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
+    title_zh: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    title_en: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    status: Mapped[str] = mapped_column(
+        sa.String(10), nullable=False, default=ScenarioStatus.DRAFT
+    )
+    #: Facet key of the persona's industry (asset-library vocabulary), for lists.
+    industry: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    competency_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("competencies.id", ondelete="SET NULL"), nullable=True
+    )
+    time_limit_minutes: Mapped[int] = mapped_column(
+        sa.Integer, nullable=False, default=30
+    )
+    max_attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=3)
+    #: An attempt passes with d′ at least this and over-reliance at most
+    #: ``max_over_reliance`` (used when the scenario is part of a certification).
+    pass_d_prime: Mapped[float] = mapped_column(sa.Float, nullable=False, default=1.0)
+    max_over_reliance: Mapped[float] = mapped_column(
+        sa.Float, nullable=False, default=0.25
+    )
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow
+    )
+
+    versions: Mapped[list["ScenarioVersion"]] = relationship(
+        back_populates="scenario",
+        cascade="all, delete-orphan",
+        order_by="ScenarioVersion.number",
+    )
+    competency: Mapped[Competency | None] = relationship(lazy="joined")
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            sa.column("status").in_([s.value for s in ScenarioStatus]), name="status"
+        ),
+    )
+
+    @property
+    def current(self) -> "ScenarioVersion":
+        return self.versions[-1]
+
+
+class ScenarioVersion(Base):
+    __tablename__ = "sim_scenario_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("sim_scenarios.id", ondelete="CASCADE"), nullable=False
+    )
+    number: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    #: Persona, turns, suggestions with their truth, branches, note rubric.
+    content: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False)
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    scenario: Mapped[Scenario] = relationship(back_populates="versions")
+
+    __table_args__ = (sa.UniqueConstraint("scenario_id", "number"),)
+
+
+class SimulationAttempt(Base):
+    """A manager working through a scenario as the rep's coach. The server keeps
+    the path (the turns reached, which depend on the choices made) and the
+    deadline; the truth of each suggestion is shown only after submission."""
+
+    __tablename__ = "sim_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("sim_scenarios.id", ondelete="CASCADE"), nullable=False
+    )
+    version_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("sim_scenario_versions.id", ondelete="RESTRICT"), nullable=False
+    )
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    number: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    #: ``in_progress``, ``grading`` (coaching notes wait for a grader) or
+    #: ``released`` (as for exams).
+    status: Mapped[str] = mapped_column(
+        sa.String(12), nullable=False, default=AttemptStatus.IN_PROGRESS, index=True
+    )
+    language: Mapped[str] = mapped_column(sa.String(10), nullable=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: ``examinee`` or ``timeout``.
+    submitted_by: Mapped[str | None] = mapped_column(sa.String(10))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Turn ids reached so far, in order; the last one is the current turn until
+    #: the scenario ends.
+    path: Mapped[list[str]] = mapped_column(sa.JSON, nullable=False, default=list)
+    #: Signal-detection counts and rates, reliance, flaw accuracy and style,
+    #: computed at submission (``coaching.score`` output).
+    scores: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON(none_as_null=True))
+    #: Share of the coaching-note rubric's points, once graded.
+    note_score: Mapped[float | None] = mapped_column(sa.Float)
+    passed: Mapped[bool | None] = mapped_column(sa.Boolean)
+
+    scenario: Mapped[Scenario] = relationship(lazy="joined")
+    version: Mapped[ScenarioVersion] = relationship()
+    user = relationship("User")
+    responses: Mapped[list["SimulationResponse"]] = relationship(
+        back_populates="attempt",
+        cascade="all, delete-orphan",
+        order_by="SimulationResponse.id",
+    )
+    note_grades: Mapped[list["SimulationNoteGrade"]] = relationship(
+        back_populates="attempt",
+        cascade="all, delete-orphan",
+        order_by="SimulationNoteGrade.id",
+    )
+
+    __table_args__ = (
+        sa.UniqueConstraint("scenario_id", "user_id", "number"),
+        sa.CheckConstraint(
+            sa.column("status").in_([s.value for s in AttemptStatus]), name="status"
+        ),
+    )
+
+
+class SimulationDecision(StrEnum):
+    ACCEPT = "accept"
+    EDIT = "edit"
+    REJECT = "reject"
+
+
+class SimulationResponse(Base):
+    """The coach's decision on one suggestion: accept, edit or reject; for what
+    is not accepted as is, the flaw types seen; an optional note to the rep."""
+
+    __tablename__ = "sim_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("sim_attempts.id", ondelete="CASCADE"), nullable=False
+    )
+    turn_id: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    suggestion_id: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    decision: Mapped[str] = mapped_column(sa.String(8), nullable=False)
+    #: The coach's rewrite when the decision is ``edit``.
+    edited_text: Mapped[str | None] = mapped_column(sa.Text)
+    flaws: Mapped[list[str]] = mapped_column(sa.JSON, nullable=False, default=list)
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    attempt: Mapped[SimulationAttempt] = relationship(back_populates="responses")
+
+    __table_args__ = (
+        sa.UniqueConstraint("attempt_id", "suggestion_id"),
+        sa.CheckConstraint(
+            sa.column("decision").in_([s.value for s in SimulationDecision]),
+            name="decision",
+        ),
+    )
+
+
+class SimulationNoteGrade(Base):
+    """A grader's rubric marks for an attempt's coaching notes, taken together."""
+
+    __tablename__ = "sim_note_grades"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("sim_attempts.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    grader_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    #: Criterion id → chosen level index.
+    levels: Mapped[dict[str, int]] = mapped_column(sa.JSON, nullable=False)
+    points: Mapped[float] = mapped_column(sa.Float, nullable=False)
+    max_points: Mapped[float] = mapped_column(sa.Float, nullable=False)
+    comment: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    attempt: Mapped[SimulationAttempt] = relationship(back_populates="note_grades")
+    grader = relationship("User", lazy="joined")
+
+
+certification_scenarios = sa.Table(
+    "certification_scenarios",
+    Base.metadata,
+    sa.Column(
+        "certification_id",
+        sa.ForeignKey("certifications.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "scenario_id",
+        sa.ForeignKey("sim_scenarios.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+)
+
+
+# --- AI-readiness baseline ---------------------------------------------------
+
+
+class CampaignStatus(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ReadinessCampaign(Bilingual, Base):
+    """A quarter's AI-readiness baseline for some teams: tool proficiency and
+    division of work from two sections of an exam, adoption of AI output from the
+    quarter's tracked events."""
+
+    __tablename__ = "readiness_campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
+    #: ``2026Q3``: the campaign covers that calendar quarter (UTC).
+    quarter: Mapped[str] = mapped_column(sa.String(6), nullable=False, index=True)
+    title_zh: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    title_en: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    #: Team names (``User.team``) taking part.
+    teams: Mapped[list[str]] = mapped_column(sa.JSON, nullable=False, default=list)
+    status: Mapped[str] = mapped_column(
+        sa.String(8), nullable=False, default=CampaignStatus.DRAFT
+    )
+    exam_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("exams.id", ondelete="SET NULL"), nullable=True
+    )
+    #: The exam sections scored as tool proficiency and as division of work.
+    tool_section_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("exam_sections.id", ondelete="SET NULL"), nullable=True
+    )
+    division_section_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("exam_sections.id", ondelete="SET NULL"), nullable=True
+    )
+    computed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    exam: Mapped[Exam | None] = relationship()
+    tool_section: Mapped[ExamSection | None] = relationship(
+        foreign_keys=[tool_section_id]
+    )
+    division_section: Mapped[ExamSection | None] = relationship(
+        foreign_keys=[division_section_id]
+    )
+    results: Mapped[list["ReadinessResult"]] = relationship(
+        back_populates="campaign", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            sa.column("status").in_([s.value for s in CampaignStatus]), name="status"
+        ),
+    )
+
+
+class ReadinessResult(Base):
+    """One person's baseline in a campaign; each dimension 0–100, None when
+    there is nothing to score it from."""
+
+    __tablename__ = "readiness_results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("readiness_campaigns.id", ondelete="CASCADE"), nullable=False
+    )
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    #: The team the person was in when the campaign was computed.
+    team: Mapped[str | None] = mapped_column(sa.String(120))
+    tool_proficiency: Mapped[float | None] = mapped_column(sa.Float)
+    adoption: Mapped[float | None] = mapped_column(sa.Float)
+    division_of_work: Mapped[float | None] = mapped_column(sa.Float)
+    #: The quarter's ``ai_suggestion_shown`` / ``ai_suggestion_accepted`` counts.
+    suggestions_shown: Mapped[int] = mapped_column(
+        sa.Integer, nullable=False, default=0
+    )
+    suggestions_accepted: Mapped[int] = mapped_column(
+        sa.Integer, nullable=False, default=0
+    )
+    #: The exam attempt the two item-based dimensions come from.
+    attempt_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("attempts.id", ondelete="SET NULL"), nullable=True
+    )
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    campaign: Mapped[ReadinessCampaign] = relationship(back_populates="results")
+    user = relationship("User", lazy="joined")
+
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "user_id"),)
+
+
+# --- Responses collected elsewhere (psychometrics) ---------------------------
+
+
+class ExternalItem(Base):
+    """An item an external exam knows only by its code (history imported from
+    another system)."""
+
+    __tablename__ = "external_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("exams.id", ondelete="CASCADE"), nullable=False
+    )
+    code: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    max_score: Mapped[float] = mapped_column(sa.Float, nullable=False, default=1.0)
+
+    __table_args__ = (sa.UniqueConstraint("exam_id", "code"),)
+
+
+class ExternalResponse(Base):
+    """A score collected outside the platform (a paper sitting, another system):
+    one examinee's score on one item. Importing the same examinee and item again
+    replaces the score."""
+
+    __tablename__ = "external_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("exams.id", ondelete="CASCADE"), nullable=False
+    )
+    #: The examinee as the source names them (an e-mail, an employee number).
+    examinee: Mapped[str] = mapped_column(sa.String(128), nullable=False)
+    #: An item key of the bank, or an external item's code.
+    item_code: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    score: Mapped[float] = mapped_column(sa.Float, nullable=False)
+    max_score: Mapped[float] = mapped_column(sa.Float, nullable=False)
+    #: The option chosen, for choice items (distractor analysis).
+    option: Mapped[str | None] = mapped_column(sa.String(64))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("exam_id", "examinee", "item_code"),)

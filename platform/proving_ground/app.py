@@ -5,12 +5,16 @@ import os
 from flask import Flask
 
 import assessments.authoring
+import assessments.item_analysis_views
+import assessments.readiness_views
+import assessments.simulation_views
 import assessments.views
 import asset_library.cli  # registers the "assets" commands
 import asset_library.views
 import experiments.views
 from assessments import api as assessments_api
 from assessments import demo as assessments_demo  # noqa: F401 (connects its signal)
+from assessments import item_analysis_api, readiness_api, simulation_api
 from asset_library import api as asset_library_api
 from asset_library import demo as asset_library_demo  # noqa: F401 (connects its signal)
 from experiments import api as experiments_api
@@ -75,5 +79,8 @@ def create_app(config: dict | None = None) -> Flask:
     api.api.register_blueprint(experiments_api.experiments_api)
     api.api.register_blueprint(experiments_api.events_api)
     api.api.register_blueprint(assessments_api.assessments_api)
+    api.api.register_blueprint(simulation_api.simulations_api)
+    api.api.register_blueprint(readiness_api.readiness_api)
+    api.api.register_blueprint(item_analysis_api.exams_api)
     api.api.register_blueprint(asset_library_api.assets_api)
     return app

@@ -22,6 +22,10 @@ class User(UserMixin, Base):
     locale: Mapped[str | None] = mapped_column(sa.String(10), nullable=True)
     team: Mapped[str | None] = mapped_column(sa.String(120), nullable=True)
     region: Mapped[str | None] = mapped_column(sa.String(120), nullable=True)
+    #: The id tracked events carry for this person as a rep (``Event.rep_id``).
+    rep_id: Mapped[str | None] = mapped_column(
+        sa.String(128), unique=True, nullable=True
+    )
     active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
     #: Bumped to end every session of this user (logout, password change,
     #: deactivation); sessions carry the version they were created with.

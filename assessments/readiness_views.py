@@ -1,0 +1,3 @@
+"""Pages: readiness_views."""
+
+from assessments.views import bp  # noqa: F401

@@ -1,0 +1,3 @@
+"""Pages: simulation_views."""
+
+from assessments.views import bp  # noqa: F401
