@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from assessments import services
+from assessments import demo_item_analysis, demo_simulations, services
 from assessments.models import Attempt, Framework
 from proving_ground.db import db, utcnow
 from proving_ground.signals import demo_data_requested
@@ -192,7 +192,9 @@ def load_demo(sender, *, users, progress: Callable[[str], None], **_) -> int:
             cases, examinee, language="zh_CN", now=now - timedelta(hours=3)
         )
         _sit(attempt, 1.0, rng, "zh_CN")
-    return len(data["items"]) + 7 + len(EXAMINEES)
+    created = demo_simulations.load(users, progress)
+    created += demo_item_analysis.load(users, progress)
+    return len(data["items"]) + 7 + len(EXAMINEES) + created
 
 
 def _mark(attempt: Attempt, markers: list, level: int) -> None:

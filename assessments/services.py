@@ -40,6 +40,8 @@ from assessments.models import (
     ItemStatus,
     ItemVersion,
     PromotionTrack,
+    Scenario,
+    SimulationAttempt,
     exam_graders,
 )
 from proving_ground.access import Role
@@ -542,12 +544,24 @@ def _sections(value: Any, problems: Problems) -> list[ExamSection]:
     return sections
 
 
+#: Words the HR pages use in paths next to exam keys (/hr/exams/external).
+RESERVED_EXAM_KEYS = frozenset({"external", "new"})
+
+
+def exam_key(value: Any, problems: Problems) -> str:
+    """A valid key for a new exam: well formed, not reserved, not taken."""
+    key = _key(value, problems)
+    if key in RESERVED_EXAM_KEYS:
+        problems.add("key", _l("This key is reserved; choose another."))
+    elif key and db.session.scalar(sa.select(Exam.id).where(Exam.key == key)):
+        problems.add("key", _l("This key is taken."))
+    return key
+
+
 def create_exam(data: dict[str, Any], *, actor) -> Exam:
     """A draft exam with its sections; flushed, audited."""
     problems = Problems()
-    key = _key(data.get("key"), problems)
-    if key and db.session.scalar(sa.select(Exam.id).where(Exam.key == key)):
-        problems.add("key", _l("This key is taken."))
+    key = exam_key(data.get("key"), problems)
     if "title" not in data:
         problems.add("title", _l("Give an object with zh and en texts."))
     fields = _exam_fields(data, problems)
@@ -605,6 +619,8 @@ def section_pool(section: ExamSection) -> list[Item]:
 def exam_problems(exam: Exam) -> list[str]:
     """Why an exam cannot be published (empty when it can)."""
     problems = []
+    if exam.external:
+        problems.append(str(_l("An external exam only holds imported responses.")))
     if not exam.sections:
         problems.append(str(_l("The exam has no sections.")))
     for section in exam.sections:
@@ -1234,8 +1250,18 @@ def create_certification(data: dict[str, Any], *, actor) -> Certification:
         if exam is None:
             problems.add(f"exams.{i}", _l("No exam has this key."))
         exams.append(exam)
-    if not exams:
-        problems.add("exams", _l("A certification needs at least one exam."))
+    scenarios = []
+    for i, scenario_key in enumerate(data.get("scenarios") or []):
+        scenario = db.session.scalar(
+            sa.select(Scenario).where(Scenario.key == scenario_key)
+        )
+        if scenario is None:
+            problems.add(f"scenarios.{i}", _l("No simulation has this key."))
+        scenarios.append(scenario)
+    if not exams and not scenarios:
+        problems.add(
+            "exams", _l("A certification needs at least one exam or simulation.")
+        )
     validity = data.get("validity_months", 12)
     if not isinstance(validity, int) or not 1 <= validity <= 120:
         problems.add(
@@ -1265,6 +1291,7 @@ def create_certification(data: dict[str, Any], *, actor) -> Certification:
         renewal_window_days=renewal,
     )
     certification.exams = exams
+    certification.scenarios = scenarios
     db.session.add(certification)
     db.session.flush()
     record(
@@ -1307,19 +1334,41 @@ def _certificates_from(attempt: Attempt) -> list[Certificate]:
     ]
 
 
-def issue_certificates(
-    user: User, attempt: Attempt, *, now: datetime
-) -> list[Certificate]:
-    """Certificates earned by this passed attempt: for each certification that
-    includes its exam, when the user has passed every exam of the certification
-    within its validity period and holds no valid certificate outside the renewal
-    window (inside it, a pass renews: the new certificate runs from now)."""
-    issued = []
-    certifications = db.session.scalars(
-        sa.select(Certification).where(
-            Certification.exams.any(Exam.id == attempt.exam_id)
+def _passed_simulation(
+    user: User, scenario: Scenario, since: datetime
+) -> SimulationAttempt | None:
+    """The user's latest passed simulation attempt at the scenario submitted
+    since ``since`` (passed: d′ and over-reliance within the scenario's bounds,
+    decided at submission)."""
+    return db.session.scalar(
+        sa.select(SimulationAttempt)
+        .where(
+            SimulationAttempt.scenario_id == scenario.id,
+            SimulationAttempt.user_id == user.id,
+            SimulationAttempt.passed.is_(True),
+            SimulationAttempt.submitted_at >= since,
         )
-    ).all()
+        .order_by(SimulationAttempt.submitted_at.desc())
+        .limit(1)
+    )
+
+
+def issue_certificates(
+    user: User, attempt: Attempt | SimulationAttempt, *, now: datetime
+) -> list[Certificate]:
+    """Certificates earned by this passed attempt (an exam's or a simulation's):
+    for each certification that includes its exam or scenario, when the user has
+    passed every exam and every simulation of the certification within its
+    validity period and holds no valid certificate outside the renewal window
+    (inside it, a pass renews: the new certificate runs from now). The
+    certificate's ``attempt_ids`` are exam attempts; the simulation attempts are
+    named in the audit record."""
+    issued = []
+    if isinstance(attempt, SimulationAttempt):
+        includes = Certification.scenarios.any(Scenario.id == attempt.scenario_id)
+    else:
+        includes = Certification.exams.any(Exam.id == attempt.exam_id)
+    certifications = db.session.scalars(sa.select(Certification).where(includes)).all()
     for certification in certifications:
         since = add_months(now, -certification.validity_months)
         passes = []
@@ -1337,7 +1386,11 @@ def issue_certificates(
                 .limit(1)
             )
             passes.append(best)
-        if not all(passes):
+        simulations = [
+            _passed_simulation(user, scenario, since)
+            for scenario in certification.scenarios
+        ]
+        if not all(passes) or not all(simulations):
             continue
         held = [
             c
@@ -1365,7 +1418,11 @@ def issue_certificates(
             None,
             "certificate.issued",
             f"certificate:{certificate.id}",
-            {"holder": user.email, "certification": certification.key},
+            {
+                "holder": user.email,
+                "certification": certification.key,
+                "simulation_attempts": sorted(a.id for a in simulations),
+            },
             actor_label="system",
         )
         issued.append(certificate)

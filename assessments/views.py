@@ -25,7 +25,7 @@ from flask_babel import format_decimal, format_percent
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from assessments import bp, credentials, services
+from assessments import bp, credentials, services, simulations
 from assessments.forms import (
     ATTEMPT_STATUS_LABELS,
     CERTIFICATE_STATUS_LABELS,
@@ -647,8 +647,11 @@ def verify_code(code: str):
 
 @bp.cli.command("sweep")
 def sweep() -> None:
-    """Submit every attempt past its deadline with what was saved (run it every
-    few minutes; attempts are also submitted when next opened)."""
+    """Submit every exam and simulation attempt past its deadline with what was
+    saved (run it every few minutes; attempts are also submitted when next
+    opened)."""
     submitted = services.submit_overdue()
+    simulated = simulations.submit_overdue()
     db.session.commit()
     print(f"{submitted} overdue attempt(s) submitted.")
+    print(f"{simulated} overdue simulation attempt(s) submitted.")
