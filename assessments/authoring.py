@@ -338,7 +338,7 @@ def _local(moment: datetime | None) -> datetime | None:
     return moment.astimezone(_zone()).replace(tzinfo=None)
 
 
-def _asset_url(filename: str) -> str:
+def hr_asset_url(filename: str) -> str:
     version = int((ASSETS / filename).stat().st_mtime)
     return url_for("assessments.hr_asset", filename=filename, v=version)
 
@@ -353,7 +353,7 @@ def _render(template: str, status: int = 200, **context):
         item_type_label=lambda t: ITEM_TYPE_LABELS.get(t, t),
         certificate_status_label=lambda s: CERTIFICATE_STATUS_LABELS.get(s, s),
         certificate_status=services.certificate_status,
-        authoring_asset=_asset_url,
+        authoring_asset=hr_asset_url,
         bi=lambda obj, name: obj.text(name, language),
         local_time=_local,
     )

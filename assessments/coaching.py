@@ -402,7 +402,8 @@ def next_turn(content: dict, turn_id: str, decisions: Mapping[str, str]) -> str 
     return current.get("next") or None
 
 
-def _in_language(text: Any, language: str) -> str:
+def in_language(text: Any, language: str) -> str:
+    """The ``language`` ("zh"/"en") side of a bilingual text, else the other."""
     if not isinstance(text, dict):
         return ""
     other = "zh" if language == "en" else "en"
@@ -422,7 +423,7 @@ def public_persona(content: dict, language: str) -> dict[str, Any]:
         "industry": persona.get("industry"),
         "customer_type": persona.get("customer_type"),
         **{
-            name: _in_language(persona.get(name), language)
+            name: in_language(persona.get(name), language)
             for name in ("name", "role", "organisation", "situation")
         },
     }
@@ -439,10 +440,10 @@ def public_turn(
     return {
         "id": current["id"],
         "number": number,
-        "customer": _in_language(current.get("customer"), language),
-        "context": _in_language(current.get("context"), language),
+        "customer": in_language(current.get("customer"), language),
+        "context": in_language(current.get("context"), language),
         "suggestions": [
-            {"id": s["id"], "text": _in_language(s["text"], language)}
+            {"id": s["id"], "text": in_language(s["text"], language)}
             for s in current["suggestions"]
         ],
     }

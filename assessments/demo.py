@@ -15,10 +15,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from assessments import demo_item_analysis, demo_simulations, services
+from assessments import (
+    demo_item_analysis,
+    demo_readiness,
+    demo_simulations,
+    services,
+)
 from assessments.models import Attempt, Framework
 from proving_ground.db import db, utcnow
-from proving_ground.signals import demo_data_requested
+from proving_ground.signals import demo_data_loaded, demo_data_requested
 
 CONTENT = Path(__file__).with_name("demo_content.json")
 SEED = 20261127
@@ -194,6 +199,7 @@ def load_demo(sender, *, users, progress: Callable[[str], None], **_) -> int:
         _sit(attempt, 1.0, rng, "zh_CN")
     created = demo_simulations.load(users, progress)
     created += demo_item_analysis.load(users, progress)
+    created += demo_readiness.load(users, progress)
     return len(data["items"]) + 7 + len(EXAMINEES) + created
 
 
@@ -209,3 +215,9 @@ def _mark(attempt: Attempt, markers: list, level: int) -> None:
         for marker in markers:
             if row.needs_grading:
                 services.grade_answer(row, marker, levels, "")
+
+
+@demo_data_loaded.connect
+def compute_demo(sender, *, users, progress: Callable[[str], None], **_) -> int:
+    """Figures that read the other pillars' demo (the readiness campaigns)."""
+    return demo_readiness.compute(users, progress)

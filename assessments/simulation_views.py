@@ -12,7 +12,6 @@ explanation) reaches the taking page: it is built from ``public_turn`` and
 
 import json
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,7 +31,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from assessments import coaching, services, simulations
+from assessments import bp, coaching, services, simulations
+from assessments.authoring import hr_asset_url
 from assessments.models import (
     AttemptStatus,
     Competency,
@@ -40,14 +40,12 @@ from assessments.models import (
     ScenarioStatus,
     SimulationAttempt,
 )
-from assessments.views import bp
 from proving_ground.access import ANY_ROLE, Role, roles_required
 from proving_ground.db import db, utcnow
 from proving_ground.i18n import current_language
 from proving_ground.validation import Invalid
 
 HR = (Role.HR, Role.ADMIN)
-ASSETS = Path(__file__).parent / "static"
 
 FLAW_LABELS = {
     "invented_fact": (
@@ -227,15 +225,9 @@ def _page(template: str, status: int = 200, **context):
         scenario_status_label=lambda s: SCENARIO_STATUS_LABELS.get(s, s),
         style_text=simulations.style_text,
         number=_number,
-        authoring_asset=_authoring_asset,
+        authoring_asset=hr_asset_url,
     )
     return render_template(f"assessments/{template}", **context), status
-
-
-def _authoring_asset(filename: str) -> str:
-    """The HR pages' stylesheet and script (``hr_layout.html`` loads them)."""
-    version = int((ASSETS / filename).stat().st_mtime)
-    return url_for("assessments.hr_asset", filename=filename, v=version)
 
 
 def _number(value: float | None, digits: int = 2) -> str:
@@ -509,14 +501,12 @@ def _criteria(attempt: SimulationAttempt, language: str) -> list[dict[str, Any]]
     return [
         {
             "id": criterion["id"],
-            "name": coaching._in_language(criterion["name"], language),
+            "name": coaching.in_language(criterion["name"], language),
             "levels": [
                 {
                     "index": index,
                     "points": level["points"],
-                    "description": coaching._in_language(
-                        level["description"], language
-                    ),
+                    "description": coaching.in_language(level["description"], language),
                 }
                 for index, level in enumerate(criterion["levels"])
             ],
@@ -781,7 +771,7 @@ def _preview(content: dict[str, Any], language: str) -> dict[str, Any]:
         ):
             shown["sound"] = authored["sound"]
             shown["flaws"] = list(authored.get("flaws") or [])
-            shown["explanation"] = coaching._in_language(
+            shown["explanation"] = coaching.in_language(
                 authored["explanation"], language
             )
         view["branches"] = list(turn.get("branches") or [])

@@ -704,7 +704,7 @@ def review(attempt: SimulationAttempt, language: str | None = None) -> list[dict
             flaws = list(authored.get("flaws") or [])
             shown["sound"] = authored["sound"]
             shown["flaws"] = flaws
-            shown["explanation"] = coaching._in_language(
+            shown["explanation"] = coaching.in_language(
                 authored["explanation"], language
             )
             response = responses.get(authored["id"])

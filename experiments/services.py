@@ -1025,3 +1025,33 @@ def planned_end(experiment: Experiment) -> datetime | None:
     if experiment.started_at is None:
         return None
     return experiment.started_at + timedelta(days=experiment.planned_duration_days)
+
+
+# --- AI suggestions (read by the assessments pillar's readiness baseline) --------
+
+AI_SUGGESTION_SHOWN = "ai_suggestion_shown"
+AI_SUGGESTION_ACCEPTED = "ai_suggestion_accepted"
+
+
+def ai_suggestion_counts(
+    rep_ids: Iterable[str], start: datetime, end: datetime
+) -> dict[str, tuple[int, int]]:
+    """Per rep id: how many ``ai_suggestion_shown`` and ``ai_suggestion_accepted``
+    events occurred in [start, end), as (shown, accepted). Reps with neither are
+    left out. One grouped query."""
+    reps = sorted(set(rep_ids))
+    if not reps:
+        return {}
+    shown = sa.func.sum(sa.case((Event.type == AI_SUGGESTION_SHOWN, 1), else_=0))
+    accepted = sa.func.sum(sa.case((Event.type == AI_SUGGESTION_ACCEPTED, 1), else_=0))
+    rows = db.session.execute(
+        sa.select(Event.rep_id, shown, accepted)
+        .where(
+            Event.rep_id.in_(reps),
+            Event.type.in_((AI_SUGGESTION_SHOWN, AI_SUGGESTION_ACCEPTED)),
+            Event.occurred_at >= start,
+            Event.occurred_at < end,
+        )
+        .group_by(Event.rep_id)
+    )
+    return {rep: (int(s or 0), int(a or 0)) for rep, s, a in rows}

@@ -6,7 +6,7 @@ from flask import current_app
 
 from proving_ground.auth import services as auth_services
 from proving_ground.auth.models import User
-from proving_ground.signals import demo_data_requested
+from proving_ground.signals import demo_data_loaded, demo_data_requested
 
 #: The first entry is the administrator that ``make run`` prints.
 DEMO_USERS = [
@@ -80,8 +80,8 @@ def load(progress: Callable[[str], None] = lambda _label: None) -> int:
             )
             created += 1
         users[user.email] = user
-    for _receiver, result in demo_data_requested.send(
-        current_app._get_current_object(), users=users, progress=progress
-    ):
-        created += int(result or 0)
+    app = current_app._get_current_object()
+    for signal in (demo_data_requested, demo_data_loaded):
+        for _receiver, result in signal.send(app, users=users, progress=progress):
+            created += int(result or 0)
     return created

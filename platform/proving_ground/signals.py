@@ -10,6 +10,11 @@ _signals = Namespace()
 #: Keyword arguments: ``users`` (e-mail → User), ``progress`` (callable(str)).
 demo_data_requested = _signals.signal("demo-data-requested")
 
+#: Sent after every receiver of ``demo_data_requested`` has run (their order is
+#: not defined), for demo figures derived from another pillar's data. Same
+#: keyword arguments; receivers return how many records they created.
+demo_data_loaded = _signals.signal("demo-data-loaded")
+
 #: Sent when an experiment's owner records a decision. Keyword arguments:
 #: ``experiment_key``, ``name``, ``hypothesis`` (one text), ``variant_description``
 #: (the treatments, Markdown), ``decision`` (adopt/iterate/abandon), ``rationale``,

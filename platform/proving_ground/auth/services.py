@@ -94,6 +94,7 @@ def create_user(
     locale: str | None = None,
     team: str | None = None,
     region: str | None = None,
+    rep_id: str | None = None,
     actor: User | None = None,
     check_password: bool = True,
 ) -> User:
@@ -119,6 +120,7 @@ def create_user(
         locale=locale,
         team=team,
         region=region,
+        rep_id=rep_id or None,
         role_rows=[UserRole(role=r.value) for r in role_values],
     )
     db.session.add(user)
