@@ -11,7 +11,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from assessments import item_analysis
+from assessments import item_analysis, psychometrics
 from assessments.authoring import HR, _csv_response, _exam_or_404, _render
 from assessments.models import Attempt, AttemptStatus, Exam
 from assessments.views import bp
@@ -53,11 +53,18 @@ def _page(exam: Exam, mode: str, form: ResponsesForm, report=None, status=200):
         .select_from(Attempt)
         .where(Attempt.exam_id == exam.id, Attempt.status == AttemptStatus.RELEASED)
     )
+    few = [
+        item
+        for item in (analysis or {}).get("items", [])
+        if any(flag["code"] == "few_responses" for flag in item["flags"])
+    ]
     return _render(
         "analysis_exam.html",
         status,
         exam=exam,
         analysis=analysis,
+        few=few,
+        min_responses=psychometrics.MIN_RESPONSES,
         mode=mode,
         attempt_labels=ATTEMPT_LABELS,
         released=released,
