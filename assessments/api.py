@@ -36,7 +36,7 @@ from proving_ground.access import ANY_ROLE, Role, public, roles_required
 from proving_ground.api import PaginationArgs, page_schema, paginate
 from proving_ground.auth import services as auth_services
 from proving_ground.auth.models import User
-from proving_ground.db import db, utcnow
+from proving_ground.db import db, utcnow, writes_on_read
 from proving_ground.i18n import current_language
 from proving_ground.validation import Invalid, Problems
 
@@ -956,6 +956,7 @@ def start_attempt(key):
 
 @assessments_api.route("/attempts")
 @roles_required(ANY_ROLE)
+@writes_on_read
 @assessments_api.arguments(AttemptFilterArgs, location="query")
 @assessments_api.response(200, page_schema(AttemptSummarySchema))
 def list_attempts(args):
@@ -983,6 +984,7 @@ def list_attempts(args):
 
 @assessments_api.route("/attempts/<int:attempt_id>")
 @roles_required(ANY_ROLE)
+@writes_on_read
 @assessments_api.response(200, AttemptSchema)
 def get_attempt(attempt_id):
     """An attempt with its questions and saved answers; scores, feedback and the

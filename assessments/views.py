@@ -45,7 +45,7 @@ from assessments.models import (
     ExamStatus,
 )
 from proving_ground.access import ANY_ROLE, Role, public, roles_required
-from proving_ground.db import db, utcnow
+from proving_ground.db import db, utcnow, writes_on_read
 from proving_ground.i18n import current_language
 from proving_ground.validation import Invalid
 
@@ -259,6 +259,7 @@ def start(key: str):
 
 @bp.route("/attempts/<int:attempt_id>")
 @roles_required(ANY_ROLE)
+@writes_on_read
 def attempt(attempt_id: int):
     attempt = _own(_attempt_or_404(attempt_id))
     if services.expire_if_overdue(attempt):
@@ -426,6 +427,7 @@ def _result_item(row: AttemptItem, language: str) -> dict[str, Any]:
 
 @bp.route("/attempts/<int:attempt_id>/result")
 @roles_required(ANY_ROLE)
+@writes_on_read
 def result(attempt_id: int):
     attempt = _attempt_or_404(attempt_id)
     if not services.may_view_results(attempt, current_user):

@@ -51,7 +51,7 @@ from asset_library.models import (
     UsageKind,
 )
 from proving_ground.access import ANY_ROLE, Role, roles_required
-from proving_ground.db import db, utcnow
+from proving_ground.db import db, utcnow, writes_on_read
 from proving_ground.validation import Invalid
 
 EDITORS = (Role.MANAGER, Role.ADMIN)
@@ -304,6 +304,7 @@ def index():
 
 @bp.route("/assets/<int:asset_id>")
 @roles_required(ANY_ROLE)
+@writes_on_read
 def asset(asset_id: int):
     asset = _asset_or_404(asset_id)
     services.record_usage(asset, current_user, UsageKind.VIEW)

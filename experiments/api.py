@@ -3,11 +3,12 @@
 import json
 
 import marshmallow as ma
-from flask import Response, current_app, g, request, url_for
+from flask import Response, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 
-from experiments import ingest, services
+from experiments import attribution as attribution_service
+from experiments import ingest, segments, services
 from experiments import results as results_module
 from experiments.csvfiles import read_csv
 from experiments.models import EventImport, Experiment, Metric, MetricRole
@@ -16,7 +17,7 @@ from proving_ground.actions import services as action_services
 from proving_ground.api import PaginationArgs, page_schema, paginate
 from proving_ground.auth import services as auth_services
 from proving_ground.auth.models import ApiToken
-from proving_ground.db import db
+from proving_ground.db import db, writes_on_read
 from proving_ground.limits import limiter
 from proving_ground.validation import Invalid
 
@@ -777,24 +778,56 @@ class ResultsArgs(ma.Schema):
     sequential_tuning = ma.fields.String(metadata={"description": "N* in units"})
     alpha = ma.fields.String()
     correction = ma.fields.String(metadata={"enum": ["holm", "bh", "none"]})
+    dimension = ma.fields.String(
+        metadata={
+            "description": "Break the results down by this unit attribute "
+            "(region) or event property (event.<name>): the response is then "
+            '{"dimension", "warning", "segments": [{"level", "units", "srm", '
+            '"results"}]}; see /results/dimensions'
+        }
+    )
 
 
 @experiments_api.route("/<key>/results")
 @roles_required(ANY_ROLE)
+@writes_on_read
 @experiments_api.arguments(ResultsArgs, location="query")
 @experiments_api.response(200, ResultsSchema)
 def get_results(args, key):
     """Lift per metric and variant against control, with intervals, p-values
     (raw and adjusted), CUPED, sequential intervals on request, a Bayesian view,
-    the SRM check and the pre-registered recommendation. Cached until new data."""
+    the SRM check and the pre-registered recommendation. Cached until new data.
+
+    With ``dimension``: the same analysis per segment (top 20 levels by units,
+    the rest as "(other)", units without a value as "(none)"), SRM per segment,
+    p-values corrected across all segments shown, and a warning that segment
+    results are exploratory unless the design pre-registered the dimension."""
     experiment = _experiment_or_404(key)
-    return results_module.results(
-        experiment, results_module.Options.of(experiment, args)
-    )
+    options = results_module.Options.of(experiment, args)
+    if "dimension" in args:
+        return jsonify(segments.segment_results(experiment, options, args["dimension"]))
+    return results_module.results(experiment, options)
+
+
+class DimensionSchema(ma.Schema):
+    name = ma.fields.String(metadata={"example": "region"})
+    source = ma.fields.String(metadata={"enum": ["attribute", "event"]})
+    key = ma.fields.String()
+
+
+@experiments_api.route("/<key>/results/dimensions")
+@roles_required(ANY_ROLE)
+@experiments_api.response(200, DimensionSchema(many=True))
+def get_result_dimensions(key):
+    """The dimensions results can be broken down by: the unit attributes of the
+    run's exposures, then event properties seen on its units' latest events."""
+    experiment = _experiment_or_404(key)
+    return [d.to_dict() for d in segments.dimensions(experiment)]
 
 
 @experiments_api.route("/<key>/results.csv")
 @roles_required(ANY_ROLE)
+@writes_on_read
 @experiments_api.arguments(ResultsArgs, location="query")
 @experiments_api.response(200, description="One row per metric and variant")
 def get_results_csv(args, key):
@@ -807,6 +840,95 @@ def get_results_csv(args, key):
         "\ufeff" + results_module.as_csv(payload),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{key}-results.csv"'},
+    )
+
+
+class LevelsSchema(ma.Schema):
+    rep = ma.fields.Float(allow_none=True)
+    customer = ma.fields.Float(allow_none=True)
+    interaction = ma.fields.Float(allow_none=True)
+
+
+class GroupEffectSchema(ma.Schema):
+    rep = ma.fields.String(metadata={"description": "Per-rep entries"})
+    name = ma.fields.String(metadata={"description": "The rep's name, if known"})
+    segment = ma.fields.String(metadata={"description": "Per-segment entries"})
+    variant = ma.fields.String()
+    control_n = ma.fields.Integer()
+    treatment_n = ma.fields.Integer()
+    raw = ma.fields.Nested(EstimateSchema)
+    shrunk = ma.fields.Nested(EstimateSchema)
+    weight = ma.fields.Float(
+        allow_none=True, metadata={"description": "Share of the raw deviation kept"}
+    )
+    overall = ma.fields.Nested(EstimateSchema)
+    tau2 = ma.fields.Float(allow_none=True)
+
+
+class SegmentsSchema(ma.Schema):
+    dimension = ma.fields.String(allow_none=True)
+    available = ma.fields.List(ma.fields.String())
+    groups = ma.fields.List(ma.fields.Nested(GroupEffectSchema))
+
+
+class AttributionSchema(ma.Schema):
+    experiment = ma.fields.String()
+    run = ma.fields.Integer()
+    computed_at = ma.fields.String()
+    metric = ma.fields.Dict()
+    control = ma.fields.String()
+    variants = ma.fields.List(ma.fields.String())
+    units = ma.fields.Integer()
+    levels = ma.fields.Nested(
+        LevelsSchema,
+        allow_none=True,
+        metadata={"description": "Shares of outcome variance, summing to 1"},
+    )
+    treatment_effect = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Nested(EstimateSchema),
+        metadata={"description": "Variant → mixed-model effect against control"},
+    )
+    variance = ma.fields.Dict(allow_none=True)
+    reps = ma.fields.List(ma.fields.Nested(GroupEffectSchema))
+    segments = ma.fields.Nested(SegmentsSchema, allow_none=True)
+    touchpoints = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Dict(),
+        metadata={
+            "description": "Variant → method → touchpoint type → share (summing "
+            "to 1 per method; empty with a reason in touchpoint_details)"
+        },
+    )
+    touchpoint_details = ma.fields.Dict()
+    touchpoint_types = ma.fields.List(ma.fields.String())
+    half_life = ma.fields.Float()
+    methods = ma.fields.List(ma.fields.String())
+    notes = ma.fields.List(ma.fields.String())
+
+
+class AttributionArgs(ma.Schema):
+    metric = ma.fields.String(metadata={"description": "Default: the primary metric"})
+    half_life = ma.fields.String(metadata={"description": "Time-decay days (7)"})
+    segment = ma.fields.String(metadata={"description": "A unit attribute"})
+    touchpoints = ma.fields.String(
+        metadata={"description": "Touchpoint event types, comma-separated"}
+    )
+
+
+@experiments_api.route("/<key>/attribution")
+@roles_required(ANY_ROLE)
+@writes_on_read
+@experiments_api.arguments(AttributionArgs, location="query")
+@experiments_api.response(200, AttributionSchema)
+def get_attribution(args, key):
+    """Attribution at rep → customer → interaction level: the mixed model's
+    variance shares and treatment effect, per-rep and per-segment effects with
+    empirical-Bayes shrinkage, and touchpoint attribution per variant (six
+    methods). Cached until new data."""
+    experiment = _experiment_or_404(key)
+    return attribution_service.attribution(
+        experiment, attribution_service.Options.of(experiment, args)
     )
 
 

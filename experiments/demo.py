@@ -511,10 +511,12 @@ def _event(
     at: datetime,
     value: float | None = None,
     properties: dict[str, Any] | None = None,
+    rng: random.Random | None = None,
 ) -> dict[str, Any]:
-    """An API-shaped event (``occurred_at`` still a datetime, for sorting)."""
+    """An API-shaped event (``occurred_at`` still a datetime, for sorting); its id
+    drawn from ``rng``, by default the lead's stream."""
     event: dict[str, Any] = {
-        "event_id": f"demo-{lead.rng.getrandbits(96):024x}",
+        "event_id": f"demo-{(rng or lead.rng).getrandbits(96):024x}",
         "type": kind,
         "unit_id": lead.id,
         "rep_id": lead.rep.id,
@@ -615,6 +617,58 @@ def _lead_events(lead: Lead, now: datetime) -> list[dict[str, Any]]:
                     {"percent": round(discount_share * 100, 1)},
                 )
             )
+    won = any(
+        event["type"] == "deal_won" and event["occurred_at"] >= lead.exposed_at
+        for event in events
+    )
+    return _journey(lead, events, won_at if won else None, treated, end)
+
+
+def _journey(
+    lead: Lead,
+    events: list[dict[str, Any]],
+    won_at: datetime | None,
+    treated: bool,
+    end: datetime,
+) -> list[dict[str, Any]]:
+    """Shape the touchpoints before a won deal so that attribution has a story,
+    without changing any metric of the demo experiment: under the new script a
+    deal mostly closes after a follow-up (second) visit, where the price talk
+    happens; under the current one after a call. Visits are added (no metric of
+    the experiment reads them), calls only moved in time inside the window;
+    every visit after the first in the window is tagged as a follow-up
+    (``touchpoint`` property). Draws come from a stream of their own, so every
+    other draw of the lead stays as it was."""
+    rng = random.Random(f"{SEED}:{lead.id}:journey")  # noqa: S311 (as above)
+
+    def visit(start: datetime, stop: datetime) -> None:
+        at = _working_time(rng, start, stop)
+        properties = {"with_manager": rng.random() < 0.2}
+        events.append(_event(lead, "visit", at, None, properties, rng))
+
+    after = lead.exposed_at
+    if won_at is not None and treated and rng.random() < 0.8:
+        follow_up_start = max(after, won_at - timedelta(days=1.5))
+        visit(follow_up_start, won_at)
+        visit(after, max(after + timedelta(seconds=1), follow_up_start))
+    elif won_at is not None and not treated and rng.random() < 0.7:
+        calls = [
+            e for e in events if e["type"] == "call" and e["occurred_at"] >= won_at
+        ]
+        if calls:
+            start = max(after, won_at - timedelta(days=1))
+            calls[0]["occurred_at"] = _working_time(rng, start, won_at)
+    elif won_at is None and rng.random() < 0.08:
+        visit(after, max(after + timedelta(seconds=1), end))
+    visits = sorted(
+        (e for e in events if e["type"] == "visit" and e["occurred_at"] >= after),
+        key=lambda e: e["occurred_at"],
+    )
+    for follow_up in visits[1:]:
+        follow_up["properties"] = {
+            **(follow_up.get("properties") or {}),
+            "touchpoint": "follow_up_visit",
+        }
     return events
 
 

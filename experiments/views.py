@@ -26,8 +26,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
+from experiments import attribution as attribution_service
 from experiments import bp, ingest, services, stats
 from experiments import results as results_service
+from experiments import segments as segments_service
 from experiments.csvfiles import read_csv
 from experiments.forms import (
     AGGREGATE_LABELS,
@@ -64,7 +66,7 @@ from proving_ground.actions import services as action_services
 from proving_ground.auth import services as auth_services
 from proving_ground.auth.forms import ConfirmForm
 from proving_ground.auth.models import ApiToken, User
-from proving_ground.db import db
+from proving_ground.db import db, writes_on_read
 from proving_ground.i18n import current_language
 from proving_ground.validation import Invalid
 
@@ -1057,6 +1059,120 @@ def _results_context(
     }
 
 
+#: Names of common dimensions (unit attributes) in the reader's language.
+DIMENSION_LABELS = {
+    "region": _l("Region"),
+    "industry": _l("Industry"),
+    "customer_type": _l("Customer type"),
+    "rep_id": _l("Rep"),
+    "rep_name": _l("Rep name"),
+    "deal_size_band": _l("Deal size band"),
+}
+SEGMENT_KIND_LABELS = {"other": _l("(other)"), "none": _l("(none)")}
+
+
+def _dimension_label(dimension: segments_service.Dimension) -> str:
+    if dimension.source == "event":
+        return _("Event property: %(name)s", name=dimension.key)
+    return str(DIMENSION_LABELS.get(dimension.key, dimension.key))
+
+
+def _verdict(has_lift: bool, sign: int, wanted: int) -> str:
+    """better, worse, neutral or unknown, as _comparison_rows reads a lift."""
+    if not has_lift:
+        return "unknown"
+    if not sign:
+        return "neutral"
+    return "better" if sign == wanted else "worse"
+
+
+def _segment_rows(experiment: Experiment, payload: dict) -> list[dict[str, Any]]:
+    """Per metric (payload order) and treatment: one row per segment with its
+    units, relative lift and interval, p corrected across segments, verdict
+    (as _comparison_rows reads it) and SRM flag."""
+    language = _metric_language()
+    names = {v.key: v.name for v in experiment.variants}
+    alpha = payload["segments"][0]["results"]["options"]["alpha"]
+    blocks: dict[tuple[str, str], dict[str, Any]] = {}
+    for segment in payload["segments"]:
+        level = str(SEGMENT_KIND_LABELS.get(segment["kind"], segment["level"]))
+        for metric in segment["results"]["metrics"]:
+            wanted = 1 if metric["direction"] == "increase" else -1
+            for entry in metric["variants"][1:]:
+                block = blocks.setdefault(
+                    (metric["metric"], entry["variant"]),
+                    {
+                        "metric_name": metric["name"][language],
+                        "role": metric["role"],
+                        "kind": metric["kind"],
+                        "variant_name": names.get(entry["variant"], entry["variant"]),
+                        "rows": [],
+                    },
+                )
+                relative = entry.get("relative") or {}
+                absolute = entry.get("absolute") or {}
+                p = entry.get("adjusted_p_value")
+                sign = 0
+                if p is not None and p < alpha and absolute.get("estimate") is not None:
+                    sign = 1 if absolute["estimate"] > 0 else -1
+                has_lift = relative.get("estimate") is not None
+                block["rows"].append(
+                    {
+                        "level": level,
+                        "units": segment["units"],
+                        "relative": relative if has_lift else None,
+                        "absolute": absolute or None,
+                        "p_value": absolute.get("p_value"),
+                        "adjusted_p_value": p,
+                        "verdict": _verdict(has_lift, sign, wanted),
+                        "srm": segment["srm"].get("flag"),
+                        "srm_p": segment["srm"].get("p_value"),
+                    }
+                )
+    return list(blocks.values())
+
+
+def _segments_context(
+    experiment: Experiment, options: results_service.Options
+) -> dict[str, Any]:
+    """The segments section: the dimensions offered and, when the query names
+    one, its segments per metric, or the problem with the name."""
+    selected = request.args.get("dimension")
+    context: dict[str, Any] = {
+        "dimensions": [
+            {"name": d.name, "label": _dimension_label(d)}
+            for d in segments_service.dimensions(experiment)
+        ],
+        "dimension": selected,
+        "segments": None,
+        "segments_problem": None,
+    }
+    if selected is None:
+        return context
+    try:
+        payload = segments_service.segment_results(experiment, options, selected)
+    except Invalid as exc:
+        context["segments_problem"] = exc.message
+        return context
+    locale = current_language()
+    dimension = segments_service.Dimension(
+        payload["source"],
+        payload["dimension"].removeprefix(segments_service.EVENT_PREFIX),
+    )
+    context["segments"] = {
+        "payload": payload,
+        "label": _dimension_label(dimension),
+        "warning": stats.messages.message(payload["warning"], locale),
+        "pre_registered": payload["warning"] == stats.messages.SEGMENTS_PRE_REGISTERED,
+        "notes": [stats.messages.message(code, locale) for code in payload["notes"]],
+        "blocks": _segment_rows(experiment, payload) if payload["segments"] else [],
+        "correction_label": CORRECTION_LABELS.get(
+            payload["correction"], payload["correction"]
+        ),
+    }
+    return context
+
+
 def _render_results(
     experiment: Experiment,
     *,
@@ -1083,7 +1199,11 @@ def _render_results(
             formdata=None, data={"assignee": current_user.id}, assignees=_active_users()
         )
     charts = {}
-    if context["payload"] is not None:
+    tab = "attribution" if request.args.get("tab") == "attribution" else "results"
+    if tab == "attribution":
+        context.update(_attribution_context(experiment))
+    elif context["payload"] is not None:
+        context.update(_segments_context(experiment, options))
         charts = {
             "forest": _forest_chart(context["payload"], context["rows"]),
             "cumulative": _cumulative_charts(experiment, options),
@@ -1098,18 +1218,46 @@ def _render_results(
         action_form=action_form,
         action_items=action_services.items_from(f"experiment:{experiment.key}"),
         charts=charts,
+        tab=tab,
         **context,
     )
 
 
+def _attribution_context(experiment: Experiment) -> dict[str, Any]:
+    """The attribution tab: its payload and notes in the reader's language, or
+    the problem with the query arguments."""
+    language = current_language()
+    context: dict[str, Any] = {
+        "attribution": None,
+        "attribution_problem": None,
+        "attribution_metrics": [
+            (link.metric.key, link.metric.name(_metric_language()))
+            for link in experiment.metric_links
+        ],
+    }
+    try:
+        options = attribution_service.Options.of(experiment, request.args)
+        payload = attribution_service.attribution(experiment, options)
+    except Invalid as exc:
+        context["attribution_problem"] = exc.message
+        return context
+    context["attribution"] = payload
+    context["attribution_notes"] = [
+        stats.messages.message(code, language) for code in payload["notes"]
+    ]
+    return context
+
+
 @bp.route("/<key>/results")
 @roles_required(ANY_ROLE)
+@writes_on_read
 def results(key: str):
     return _render_results(_experiment_or_404(key))
 
 
 @bp.route("/<key>/results.csv")
 @roles_required(ANY_ROLE)
+@writes_on_read
 def results_csv(key: str):
     """The results as CSV, as the API's results.csv (one row per metric and
     variant; relative values as fractions)."""
@@ -1124,6 +1272,7 @@ def results_csv(key: str):
 
 @bp.route("/<key>/report")
 @roles_required(ANY_ROLE)
+@writes_on_read
 def report(key: str):
     experiment = _experiment_or_404(key)
     form = _analysis_form(experiment)

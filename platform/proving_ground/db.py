@@ -5,7 +5,7 @@ Services ``flush()``; the request boundary commits once when the response is a
 success (status < 400) and rolls back otherwise. CLI commands commit per batch.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
@@ -105,20 +105,42 @@ def commit_refusal() -> None:
         g.commit_refusal = True
 
 
+def writes_on_read(view: Callable) -> Callable:
+    """Mark a GET view that may write (a cache or rollup refresh, an overdue attempt
+    submitted, a view counted). Its transaction begins as an unsafe request's does
+    (IMMEDIATE on SQLite): a deferred read snapshot that later writes fails with
+    "database is locked" as soon as anyone else committed in between."""
+    view.writes_on_read = True
+    return view
+
+
+def request_writes() -> bool:
+    """Whether the current request's transaction takes the write lock at once:
+    unsafe methods, and views marked :func:`writes_on_read`."""
+    if request.method not in SAFE_METHODS:
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:  # a MethodView: the method's own marker
+        view = getattr(view_class, request.method.lower(), None)
+    return bool(getattr(view, "writes_on_read", False))
+
+
 def _begins_immediate() -> bool:
     """Whether a new SQLite transaction should be ``BEGIN IMMEDIATE``.
 
     A deferred transaction that later writes must upgrade its lock, and that upgrade
     fails at once with "database is locked" instead of waiting out the busy
-    timeout. Requests with unsafe methods, CLI commands and explicit
-    :func:`write_intent` blocks therefore begin IMMEDIATE; safe requests read in
-    deferred (WAL snapshot) transactions that never block writers.
+    timeout. Requests with unsafe methods or views marked :func:`writes_on_read`,
+    CLI commands and explicit :func:`write_intent` blocks therefore begin
+    IMMEDIATE; other safe requests read in deferred (WAL snapshot) transactions
+    that never block writers.
     """
     forced = _write_intent.get()
     if forced is not None:
         return forced
     if has_request_context():
-        return request.method not in SAFE_METHODS
+        return request_writes()
     return True
 
 

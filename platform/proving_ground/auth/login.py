@@ -9,7 +9,7 @@ from flask_login import LoginManager, login_user, logout_user
 from proving_ground.access import is_api_request
 from proving_ground.auth import services
 from proving_ground.auth.models import User
-from proving_ground.db import SAFE_METHODS, db
+from proving_ground.db import db, request_writes
 from proving_ground.errors import api_error
 
 login_manager = LoginManager()
@@ -66,7 +66,7 @@ def load_token_user(req) -> User | None:
     else:
         g.token = token
     if services.token_needs_touch(token):
-        services.touch_token(token, in_write_transaction=req.method not in SAFE_METHODS)
+        services.touch_token(token, in_write_transaction=request_writes())
     return user
 
 
