@@ -1,5 +1,7 @@
 """Exams seen as response matrices: external exams, imported responses (CSV) and
-the item analysis of ``assessments.psychometrics`` over attempts and imports.
+the item analysis of ``assessments.psychometrics`` over attempts and imports; and
+the same analysis of a simulation's suggestions, each suggestion an item scored
+1 for the right decision and 0 for the wrong one.
 
 Services flush; the request (or CLI batch) commits.
 """
@@ -8,15 +10,16 @@ import csv
 import io
 import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from assessments import psychometrics, services
+from assessments import coaching, psychometrics, services
 from assessments.models import (
     Attempt,
     AttemptItem,
@@ -26,6 +29,9 @@ from assessments.models import (
     ExternalResponse,
     Item,
     ItemVersion,
+    Scenario,
+    SimulationAttempt,
+    SimulationResponse,
 )
 from proving_ground.audit.services import record
 from proving_ground.db import db
@@ -61,10 +67,27 @@ FLAG_REASONS = {
     ),
 }
 
+#: A simulation's "options" are the coach's decisions; its distractors the wrong
+#: ones.
+DECISION_WORDS = {"accept": _l("Accept"), "edit": _l("Edit"), "reject": _l("Reject")}
+SCENARIO_FLAG_REASONS = {
+    **FLAG_REASONS,
+    "distractor_attracts_top": _l(
+        "The wrong decision “%(option)s” is taken by more of the top quarter than "
+        "of the bottom quarter (by %(value).2f)."
+    ),
+}
 
-def flag_reason(flag: psychometrics.Flag) -> str:
-    """The flag in words, in the current language."""
-    return str(FLAG_REASONS[flag.code] % {"value": flag.value, "option": flag.option})
+
+def flag_reason(
+    flag: psychometrics.Flag,
+    reasons: Mapping[str, Any] = FLAG_REASONS,
+    options: Mapping[str, Any] | None = None,
+) -> str:
+    """The flag in words, in the current language; ``options`` names the
+    flagged option in words (else its code)."""
+    option = (options or {}).get(flag.option, flag.option)
+    return str(reasons[flag.code] % {"value": flag.value, "option": option})
 
 
 # --- external exams ---------------------------------------------------------------
@@ -330,18 +353,27 @@ class ResponseMatrix:
     keys: dict[str, set[str]]
 
 
-def _chosen_attempts(exam: Exam, mode: str) -> list[int]:
-    """Ids of the released attempts that count: per examinee the first, the last,
-    the best (highest score, the earlier on a tie) or all of them."""
+def _check_mode(mode: str) -> None:
     if mode not in ATTEMPT_MODES:
         raise Invalid(
             "attempts", str(_l("Choose first, last, best or all.")), status=422
         )
-    rows = db.session.execute(
-        sa.select(Attempt.id, Attempt.user_id, Attempt.number, Attempt.score)
-        .where(Attempt.exam_id == exam.id, Attempt.status == AttemptStatus.RELEASED)
-        .order_by(Attempt.user_id, Attempt.number)
-    ).all()
+
+
+class Candidate(NamedTuple):
+    """An attempt that may count: its id, the person and what "best" ranks by."""
+
+    id: int
+    user_id: int
+    score: float | None
+
+
+def _pick(rows: Iterable[Any], mode: str) -> list[int]:
+    """Ids of the attempts that count among ``rows`` (``Candidate``-like, ordered
+    by person, then attempt number): per person the first, the last, the best
+    (highest score, the earlier on a tie) or all of them."""
+    _check_mode(mode)
+    rows = list(rows)
     if mode == "all":
         return [row.id for row in rows]
     chosen: dict[int, Any] = {}
@@ -350,10 +382,31 @@ def _chosen_attempts(exam: Exam, mode: str) -> list[int]:
         if (
             current is None
             or mode == "last"
-            or (mode == "best" and (row.score or 0) > (current.score or 0))
+            or (mode == "best" and _merit(row.score) > _merit(current.score))
         ):
             chosen[row.user_id] = row
     return [row.id for row in chosen.values()]
+
+
+def _merit(score: float | None) -> float:
+    return -math.inf if score is None else score
+
+
+def _chosen_attempts(exam: Exam, mode: str) -> list[int]:
+    """Ids of the released attempts that count (see ``_pick``)."""
+    return _pick(
+        db.session.execute(
+            sa.select(Attempt.id, Attempt.user_id, Attempt.number, Attempt.score)
+            .where(Attempt.exam_id == exam.id, Attempt.status == AttemptStatus.RELEASED)
+            .order_by(Attempt.user_id, Attempt.number)
+        ),
+        mode,
+    )
+
+
+def _row_label(user_id: int, number: int, mode: str) -> str:
+    """A matrix row: the person, and with ``all`` attempts the attempt."""
+    return f"u{user_id}#{number}" if mode == "all" else f"u{user_id}"
 
 
 def _option_of(kind: str, answer: Any) -> str | None:
@@ -407,9 +460,7 @@ def response_matrix(exam: Exam, attempts: str = "first") -> ResponseMatrix:
             ):
                 if row.points is None:
                     continue
-                label = f"u{row.user_id}"
-                if attempts == "all":
-                    label += f"#{row.attempt_number}"
+                label = _row_label(row.user_id, row.attempt_number, attempts)
                 option = None
                 if row.type in CHOICE_TYPES:
                     option = _option_of(row.type, row.answer) or ""
@@ -441,6 +492,18 @@ def response_matrix(exam: Exam, attempts: str = "first") -> ResponseMatrix:
     ):
         cells.append((f"x:{examinee}", code, score, maximum, option))
         maxima.setdefault(code, external_max.get(code, maximum))
+    return _matrix(cells, maxima, keys, sorted(maxima))
+
+
+def _matrix(
+    cells: list[tuple[str, str, float, float, str | None]],
+    maxima: dict[str, float],
+    keys: dict[str, set[str]],
+    items: list[str],
+) -> ResponseMatrix:
+    """The matrix of ``cells`` (row, item, points, out of, option or None; one
+    per row and item) with the ``items`` as columns in this order. Points out of
+    another maximum than the item's are rescaled to the item's."""
     frame = pd.DataFrame(
         cells, columns=["row", "item", "points", "max_points", "option"]
     )
@@ -453,7 +516,6 @@ def response_matrix(exam: Exam, attempts: str = "first") -> ResponseMatrix:
         frame["points"],
         frame["points"] / frame["max_points"] * item_max,
     )
-    items = sorted(maxima)
     scores = frame.pivot_table(
         index="row", columns="item", values="score", aggfunc="last", sort=True
     ).reindex(columns=items)
@@ -475,26 +537,144 @@ def item_analysis(exam: Exam, attempts: str = "first") -> dict[str, Any]:
     """The item analysis of the exam's response matrix (see ``psychometrics``):
     ``{"attempts", "test": {...}, "items": [...]}``; every statistic a fraction,
     None where it is undefined; each flag with its reason in words."""
-    matrix = response_matrix(exam, attempts)
+    return _analyse(response_matrix(exam, attempts), attempts)
+
+
+def _analyse(
+    matrix: ResponseMatrix,
+    attempts: str,
+    reasons: Mapping[str, Any] = FLAG_REASONS,
+    options: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     analysis = psychometrics.analyse(
         matrix.scores, matrix.max_scores, matrix.options, matrix.keys
     )
     out = analysis.to_dict()
     for item, stats in zip(out["items"], analysis.items, strict=True):
         item["flags"] = [
-            {**flag_dict, "reason": flag_reason(flag)}
+            {**flag_dict, "reason": flag_reason(flag, reasons, options)}
             for flag_dict, flag in zip(item["flags"], stats.flags, strict=True)
         ]
     out["attempts"] = attempts
     return out
 
 
-def analysis_csv(analysis: dict[str, Any]) -> str:
-    """The item table of an analysis as CSV (fractions; flags by code)."""
+# --- simulations ------------------------------------------------------------------
+
+
+def suggestion_truth(scenario: Scenario) -> dict[str, dict[str, Any]]:
+    """Suggestion id → its truth (``coaching.truth``) as the latest version that
+    has the suggestion authors it, in the order of the current version (then
+    suggestions only older versions had)."""
+    out: dict[str, dict[str, Any]] = {}
+    for version in reversed(scenario.versions):
+        for suggestion_id, truth in coaching.truth(version.content).items():
+            out.setdefault(suggestion_id, truth)
+    return out
+
+
+def scenario_matrix(scenario: Scenario, attempts: str = "first") -> ResponseMatrix:
+    """The simulation's response matrix: one row per submitted attempt chosen per
+    ``attempts`` (first, last, best = highest d′, or all), one item per
+    suggestion, scored 1 for the right decision (a flawed suggestion edited or
+    rejected, a sound one accepted; ``coaching.verdict``) and 0 otherwise, by
+    the truth of the version the attempt was on. Suggestions the path did not
+    reach, or left unanswered, are missing cells. The options are the decisions
+    (accept, edit, reject); the right ones are the key."""
+    rows = db.session.execute(
+        sa.select(
+            SimulationAttempt.id,
+            SimulationAttempt.user_id,
+            SimulationAttempt.number,
+            SimulationAttempt.scores,
+        )
+        .where(
+            SimulationAttempt.scenario_id == scenario.id,
+            SimulationAttempt.status != AttemptStatus.IN_PROGRESS,
+        )
+        .order_by(SimulationAttempt.user_id, SimulationAttempt.number)
+    ).all()
+    ids = _pick(
+        (
+            Candidate(row.id, row.user_id, (row.scores or {}).get("d_prime"))
+            for row in rows
+        ),
+        attempts,
+    )
+    numbers = {row.id: (row.user_id, row.number) for row in rows}
+    truth = suggestion_truth(scenario)
+    version_truth = {v.id: coaching.truth(v.content) for v in scenario.versions}
+    cells: list[tuple[str, str, float, float, str | None]] = []
+    query = (
+        sa.select(
+            SimulationResponse.attempt_id,
+            SimulationResponse.suggestion_id,
+            SimulationResponse.decision,
+            SimulationAttempt.version_id,
+        )
+        .join(SimulationAttempt, SimulationAttempt.id == SimulationResponse.attempt_id)
+        .order_by(SimulationResponse.id)
+    )
+    for start in range(0, len(ids), 500):
+        batch = ids[start : start + 500]
+        for row in db.session.execute(
+            query.where(SimulationResponse.attempt_id.in_(batch))
+        ):
+            authored = version_truth[row.version_id].get(row.suggestion_id)
+            if authored is None:
+                continue
+            right = row.decision in _right_decisions(authored["sound"])
+            label = _row_label(*numbers[row.attempt_id], attempts)
+            cells.append((label, row.suggestion_id, float(right), 1.0, row.decision))
+    answered = {cell[1] for cell in cells}
+    items = [suggestion for suggestion in truth if suggestion in answered]
+    keys = {item: _right_decisions(truth[item]["sound"]) for item in items}
+    return _matrix(cells, dict.fromkeys(items, 1.0), keys, items)
+
+
+def _right_decisions(sound: bool) -> set[str]:
+    """The decisions that score 1 on a suggestion: for a flawed one a hit, for a
+    sound one a correct rejection (``coaching.verdict``)."""
+    return {
+        decision
+        for decision in coaching.DECISIONS
+        if coaching.verdict(coaching.Judgement(sound, (), decision))
+        in ("hit", "correct_rejection")
+    }
+
+
+def scenario_item_analysis(
+    scenario: Scenario, attempts: str = "first"
+) -> dict[str, Any]:
+    """The item analysis of a simulation's suggestions (``scenario_matrix``) in
+    the shape of ``item_analysis``; each item also has its truth: ``sound``,
+    ``flaws`` and ``turn`` (of the latest version that has it). Flags name the
+    decisions in words."""
+    out = _analyse(
+        scenario_matrix(scenario, attempts),
+        attempts,
+        SCENARIO_FLAG_REASONS,
+        DECISION_WORDS,
+    )
+    truth = suggestion_truth(scenario)
+    for item in out["items"]:
+        authored = truth[item["item"]]
+        item |= {
+            "sound": authored["sound"],
+            "flaws": authored["flaws"],
+            "turn": authored["turn"],
+        }
+    return out
+
+
+def analysis_csv(analysis: dict[str, Any], extra: Iterable[str] = ()) -> str:
+    """The item table of an analysis as CSV (fractions; flags by code);
+    ``extra``: more item fields to give after the item's code (e.g. ``sound``)."""
     out = io.StringIO()
     writer = csv.writer(out)
     columns = [
         "item",
+        *extra,
         "n",
         "max_score",
         "facility",
@@ -526,10 +706,13 @@ def analysis_csv(analysis: dict[str, Any]) -> str:
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:.6f}"
     return str(value)
 
 
-def csv_filename(exam: Exam, attempts: str) -> str:
+def csv_filename(exam: Exam | Scenario, attempts: str) -> str:
+    """``<key>-item-analysis-<attempts>.csv``, safe as a file name."""
     return re.sub(r"[^a-z0-9._-]", "-", f"{exam.key}-item-analysis-{attempts}.csv")

@@ -1,6 +1,9 @@
 """The simulations JSON API: scenario authoring (HR), attempts (any signed-in
 user), scores, review, grading of coaching notes and the people summary.
 
+HR also read the item analysis of a scenario's suggestions
+(``item_analysis.scenario_item_analysis``), in the shape of the exams' one.
+
 Integrity: before an attempt is submitted its coach receives only the persona
 and the current turn from ``simulations.public_turn`` (no soundness, flaw types
 or explanations); the review with the truth comes after submission. Someone
@@ -16,11 +19,16 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 
-from assessments import coaching, simulations
+from assessments import coaching, item_analysis, simulations
+from assessments.item_analysis_api import (
+    ItemAnalysisArgs,
+    ItemAnalysisItemSchema,
+    ItemAnalysisSchema,
+)
 from assessments.models import AttemptStatus, Scenario, SimulationAttempt
 from proving_ground.access import ANY_ROLE, Role, roles_required
 from proving_ground.auth.models import User
-from proving_ground.db import db, utcnow
+from proving_ground.db import db, utcnow, writes_on_read
 from proving_ground.i18n import current_language
 from proving_ground.validation import Invalid
 
@@ -235,6 +243,32 @@ class PersonSummarySchema(SimulationScoresSchema):
     attempts = ma.fields.Integer(metadata={"description": "Submitted attempts"})
 
 
+class ScenarioItemAnalysisArgs(ItemAnalysisArgs):
+    attempts = ma.fields.String(
+        load_default="first",
+        validate=ma.validate.OneOf(item_analysis.ATTEMPT_MODES),
+        metadata={
+            "description": "Which submitted attempts count per coach "
+            "(best: the highest d′)"
+        },
+    )
+
+
+class SuggestionAnalysisSchema(ItemAnalysisItemSchema):
+    """An exam item's statistics for a suggestion (scored 1 for the right
+    decision), with the suggestion's truth; the options are the decisions."""
+
+    sound = ma.fields.Boolean(metadata={"description": "false: a flawed suggestion"})
+    flaws = ma.fields.List(
+        ma.fields.String(metadata={"enum": list(coaching.FLAW_TYPES)})
+    )
+    turn = ma.fields.String()
+
+
+class ScenarioItemAnalysisSchema(ItemAnalysisSchema):
+    items = ma.fields.List(ma.fields.Nested(SuggestionAnalysisSchema))
+
+
 # --- scenarios --------------------------------------------------------------------
 
 
@@ -440,6 +474,21 @@ def export_scenario(key):
     return _download(simulations.export_scenario(scenario), f"{scenario.key}.json")
 
 
+@simulations_api.route("/<key>/item-analysis")
+@roles_required(STAFF)
+@simulations_api.arguments(ScenarioItemAnalysisArgs, location="query")
+@simulations_api.response(200, ScenarioItemAnalysisSchema)
+def get_item_analysis(args, key):
+    """Item analysis of the scenario's suggestions over submitted attempts
+    (first, last, best = highest d′, or all per coach), as for exams: each
+    suggestion an item scored 1 for the right decision (a flawed one edited or
+    rejected, a sound one accepted) and 0 otherwise; suggestions not reached or
+    unanswered are left out of that attempt, not counted wrong. The options of
+    the distractor analysis are the decisions accept, edit and reject; each
+    item also has its truth. Fractions, not percentages."""
+    return item_analysis.scenario_item_analysis(_scenario_or_404(key), args["attempts"])
+
+
 # --- attempts ---------------------------------------------------------------------
 
 
@@ -527,6 +576,7 @@ def start_attempt(key):
 
 @simulations_api.route("/<key>/attempts")
 @roles_required(ANY_ROLE)
+@writes_on_read
 @simulations_api.response(200, SimulationAttemptSchema(many=True))
 def list_attempts(key):
     """The caller's attempts at the scenario, first first."""
@@ -539,6 +589,7 @@ def list_attempts(key):
 
 @simulations_api.route("/<key>/attempts/<int:attempt_id>")
 @roles_required(ANY_ROLE)
+@writes_on_read
 @simulations_api.response(200, SimulationAttemptSchema)
 def get_attempt(key, attempt_id):
     """An attempt: the current turn while in progress; the signal-detection

@@ -2,7 +2,7 @@
 user's AI collaboration style, the taking page, the result with the style
 diagnosis and the review, the coaching-note grading queue, and HR's authoring
 pages (list, create and edit as JSON with a readable preview, publish or retire,
-import and export).
+import and export, and the item analysis of the suggestions).
 
 Views parse a form, call one function of ``assessments.simulations`` and
 render. Nothing about a suggestion's truth (soundness, flaw types,
@@ -31,8 +31,16 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from assessments import bp, coaching, services, simulations
-from assessments.authoring import hr_asset_url
+from assessments import (
+    bp,
+    coaching,
+    item_analysis,
+    psychometrics,
+    services,
+    simulations,
+)
+from assessments.authoring import _csv_response, hr_asset_url
+from assessments.item_analysis_views import ATTEMPT_LABELS, _mode
 from assessments.models import (
     AttemptStatus,
     Competency,
@@ -41,7 +49,7 @@ from assessments.models import (
     SimulationAttempt,
 )
 from proving_ground.access import ANY_ROLE, Role, roles_required
-from proving_ground.db import db, utcnow
+from proving_ground.db import db, utcnow, writes_on_read
 from proving_ground.i18n import current_language
 from proving_ground.validation import Invalid
 
@@ -391,6 +399,7 @@ def _taking_page(attempt, form, typed=None, errors=None, general=None, status=20
 
 @bp.route("/simulations/attempts/<int:attempt_id>", methods=["GET", "POST"])
 @roles_required(ANY_ROLE)
+@writes_on_read
 def sim_attempt(attempt_id: int):
     attempt = _own(_attempt_or_404(attempt_id))
     result_url = url_for("assessments.sim_result", attempt_id=attempt.id)
@@ -443,6 +452,7 @@ def sim_finish(attempt_id: int):
 
 @bp.route("/simulations/attempts/<int:attempt_id>/result")
 @roles_required(ANY_ROLE)
+@writes_on_read
 def sim_result(attempt_id: int):
     attempt = _attempt_or_404(attempt_id)
     if not simulations.may_view(attempt, current_user):
@@ -826,6 +836,58 @@ def hr_simulation_status(key: str):
     else:
         flash(_("Choose draft, published or retired."), "error")
     return redirect(url_for("assessments.hr_simulation", key=scenario.key))
+
+
+@bp.route("/hr/simulations/<key>/item-analysis")
+@roles_required(*HR)
+def hr_simulation_item_analysis(key: str):
+    """The item analysis of the scenario's suggestions, as for exams."""
+    scenario = _scenario_or_404(key)
+    mode = _mode()
+    language = _ui_language()
+    analysis = item_analysis.scenario_item_analysis(scenario, mode)
+    few = [
+        item
+        for item in analysis["items"]
+        if any(flag["code"] == "few_responses" for flag in item["flags"])
+    ]
+    submitted = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(SimulationAttempt)
+        .where(
+            SimulationAttempt.scenario_id == scenario.id,
+            SimulationAttempt.status != AttemptStatus.IN_PROGRESS,
+        )
+    )
+    texts = {
+        suggestion_id: coaching.in_language(truth["text"], language)
+        for suggestion_id, truth in item_analysis.suggestion_truth(scenario).items()
+    }
+    return _page(
+        "sim_hr_analysis.html",
+        scenario=scenario,
+        analysis=analysis,
+        few=few,
+        min_responses=psychometrics.MIN_RESPONSES,
+        mode=mode,
+        attempt_labels=ATTEMPT_LABELS,
+        submitted=submitted,
+        texts=texts,
+        decision_labels=item_analysis.DECISION_WORDS,
+        language=language,
+    )
+
+
+@bp.route("/hr/simulations/<key>/item-analysis.csv")
+@roles_required(*HR)
+def hr_simulation_item_analysis_csv(key: str):
+    scenario = _scenario_or_404(key)
+    mode = _mode()
+    analysis = item_analysis.scenario_item_analysis(scenario, mode)
+    return _csv_response(
+        item_analysis.analysis_csv(analysis, extra=("turn", "sound")),
+        item_analysis.csv_filename(scenario, mode),
+    )
 
 
 def _json_download(data: Any, filename: str) -> Response:
