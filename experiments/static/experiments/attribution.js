@@ -191,7 +191,6 @@
         yref: "y" + suffix + " domain", x: 0, y: 1.04, xanchor: "left", yanchor: "bottom",
         font: { size: 13, color: "#111827" } });
     });
-    layout.yaxis.title = { text: columns === 1 ? "" : data.yTitle };
     layout.legend = { orientation: "h", x: 0, y: 1, yanchor: "top", yref: "container" };
     found.element.textContent = "";
     window.Plotly.newPlot(found.element, traces, layout, CONFIG);
