@@ -61,7 +61,7 @@ def json_body(schema: type[ma.Schema]) -> dict:
     return {"content": {"application/json": {"schema": schema}}}
 
 
-def _body() -> dict:
+def json_request() -> dict:
     """The JSON object in the request body (services check its fields)."""
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
@@ -69,7 +69,26 @@ def _body() -> dict:
     return data
 
 
-def _page_of(rows: list, args: dict[str, Any]) -> dict[str, Any]:
+def grading_criteria(rubric: dict[str, Any]) -> list[dict[str, Any]]:
+    """A rubric's criteria as a grader receives them, each level with its index."""
+    return [
+        {
+            "id": criterion["id"],
+            "name": criterion["name"],
+            "levels": [
+                {
+                    "index": index,
+                    "points": level["points"],
+                    "description": level["description"],
+                }
+                for index, level in enumerate(criterion["levels"])
+            ],
+        }
+        for criterion in rubric["criteria"]
+    ]
+
+
+def page_of(rows: list, args: dict[str, Any]) -> dict[str, Any]:
     """One page of an in-memory list, in the shape of ``paginate``."""
     config = current_app.config
     per_page = min(
@@ -493,7 +512,7 @@ def _filtered_items(args: dict[str, Any]) -> list[Item]:
 def list_items(args):
     """The item bank by key, filtered by competency (with its sub-competencies),
     tag and status."""
-    page = _page_of(_filtered_items(args), args)
+    page = page_of(_filtered_items(args), args)
     return {**page, "items": [item_json(item) for item in page["items"]]}
 
 
@@ -503,7 +522,9 @@ def list_items(args):
 @assessments_api.response(201, ItemSchema)
 def create_item():
     """Add an item (key, competency, tags, difficulty, status, content)."""
-    return item_json(services.create_item(_body(), actor=current_user), content=True)
+    return item_json(
+        services.create_item(json_request(), actor=current_user), content=True
+    )
 
 
 @assessments_api.route("/items/export")
@@ -626,7 +647,7 @@ def get_item(key):
 @assessments_api.response(200, ItemSchema)
 def update_item(key):
     """Change an item; new content is a new version once the item was answered."""
-    item = services.update_item(_item_or_404(key), _body(), actor=current_user)
+    item = services.update_item(_item_or_404(key), json_request(), actor=current_user)
     return item_json(item, content=True)
 
 
@@ -716,7 +737,7 @@ def _exam_or_404(key: str, *, staff: bool = False) -> Exam:
     return exam
 
 
-def _graders(data: dict[str, Any]) -> list[User] | None:
+def graders_from(data: dict[str, Any]) -> list[User] | None:
     """The users named by e-mail in ``graders`` (None when not given)."""
     if "graders" not in data:
         return None
@@ -759,8 +780,8 @@ def list_exams(args):
 @assessments_api.response(201, ExamSchema)
 def create_exam():
     """A draft exam with its sections (and optionally its named graders)."""
-    data = _body()
-    graders = _graders(data)
+    data = json_request()
+    graders = graders_from(data)
     exam = services.create_exam(data, actor=current_user)
     if graders is not None:
         services.set_graders(exam, graders, actor=current_user)
@@ -782,8 +803,8 @@ def get_exam(key):
 def update_exam(key):
     """Change an exam's settings, graders, and sections until someone starts it."""
     exam = _exam_or_404(key)
-    data = _body()
-    graders = _graders(data)
+    data = json_request()
+    graders = graders_from(data)
     if data:
         services.update_exam(exam, data, actor=current_user)
     if graders is not None:
@@ -1047,21 +1068,7 @@ def grading_task_json(row: AttemptItem) -> dict:
         "stem": content["stem"],
         "stimulus": content.get("stimulus"),
         "max_points": row.max_points,
-        "criteria": [
-            {
-                "id": criterion["id"],
-                "name": criterion["name"],
-                "levels": [
-                    {
-                        "index": index,
-                        "points": level["points"],
-                        "description": level["description"],
-                    }
-                    for index, level in enumerate(criterion["levels"])
-                ],
-            }
-            for criterion in content["rubric"]["criteria"]
-        ],
+        "criteria": grading_criteria(content["rubric"]),
         "answer": row.answer,
         "marks": _marks(row) if kind == "resolution" else [],
     }
@@ -1197,7 +1204,7 @@ def rate_items(key):
     items = {item.key: item for item in services.angoff_items(exam)}
     problems = Problems()
     ratings = {}
-    for item_key, value in _body().items():
+    for item_key, value in json_request().items():
         if item_key not in items:
             problems.add(item_key, _l("Not an item of this exam."))
         else:

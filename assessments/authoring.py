@@ -322,7 +322,7 @@ class RevokeForm(FlaskForm):
 # --- helpers ---------------------------------------------------------------------
 
 
-def _language() -> str:
+def ui_language() -> str:
     """The content language of the page: ``zh`` or ``en``."""
     return "en" if current_language() == "en" else "zh"
 
@@ -343,9 +343,9 @@ def hr_asset_url(filename: str) -> str:
     return url_for("assessments.hr_asset", filename=filename, v=version)
 
 
-def _render(template: str, status: int = 200, **context):
+def render_hr(template: str, status: int = 200, **context):
     """Render an HR page with the labels and asset helpers every one uses."""
-    language = _language()
+    language = ui_language()
     context.update(
         lang=language,
         item_status_label=lambda s: ITEM_STATUS_LABELS.get(s, s),
@@ -378,7 +378,7 @@ def _place_errors(exc: Invalid, target) -> list[str]:
 
 
 def _competency_choices(blank) -> list[SelectChoice]:
-    language = _language()
+    language = ui_language()
     choices = [SelectChoice("", blank)]
     for framework in db.session.scalars(sa.select(Framework).order_by(Framework.id)):
         for competency in _tree_order(framework):
@@ -411,7 +411,7 @@ def _item_or_404(key: str) -> Item:
     return item
 
 
-def _exam_or_404(key: str) -> Exam:
+def exam_or_404(key: str) -> Exam:
     exam = db.session.scalar(sa.select(Exam).where(Exam.key == key))
     if exam is None:
         abort(404)
@@ -444,11 +444,11 @@ def _json_field(field) -> Any:
 def _item_view(content: dict[str, Any]) -> dict[str, Any]:
     """What the examinee sees of an item, in the page's language."""
     return scoring.public_content(
-        content, language_independent=False, language=_language()
+        content, language_independent=False, language=ui_language()
     )
 
 
-def _csv_response(text: str, filename: str) -> Response:
+def csv_response(text: str, filename: str) -> Response:
     """CSV for download; the BOM lets Excel on Chinese Windows read UTF-8."""
     return Response(
         "\ufeff" + text,
@@ -491,7 +491,7 @@ def hr_index():
         .where(Attempt.status == AttemptStatus.GRADING)
     )
     expiring = services.expiring_certificates(EXPIRY_DAYS)
-    return _render(
+    return render_hr(
         "hr_index.html",
         items_by_status=items_by_status,
         exams_by_status=exams_by_status,
@@ -534,7 +534,7 @@ def hr_frameworks():
     elif request.method == "POST":
         status = 422
     frameworks = db.session.scalars(sa.select(Framework).order_by(Framework.id)).all()
-    return _render(
+    return render_hr(
         "hr_frameworks.html",
         status,
         form=form,
@@ -579,7 +579,7 @@ def hr_items():
     all_tags = sorted(
         {tag for tags in db.session.scalars(sa.select(Item.tags)) for tag in tags}
     )
-    return _render(
+    return render_hr(
         "hr_items.html",
         items=items,
         filters=filters,
@@ -614,7 +614,7 @@ def _item_target(form: ItemForm):
 
 
 def _item_editor(form: ItemForm, item: Item | None, problems: list[str], status: int):
-    return _render(
+    return render_hr(
         "author_item_form.html",
         status,
         form=form,
@@ -694,7 +694,7 @@ def hr_item_validate():
 def hr_item(key: str):
     item = _item_or_404(key)
     status_form = ItemStatusForm(status=item.status)
-    return _render(
+    return render_hr(
         "hr_item.html",
         item=item,
         view=_item_view(item.current.content),
@@ -758,7 +758,7 @@ def hr_item_correct(key: str):
                 )
                 return redirect(url_for("assessments.hr_item", key=item.key))
     status = 422 if request.method == "POST" else 200
-    return _render(
+    return render_hr(
         "author_correct_key.html", status, form=form, item=item, problems=problems
     )
 
@@ -834,7 +834,7 @@ def hr_items_import():
             errors.sort(key=lambda e: e["row"])
     elif request.method == "POST":
         status = 422
-    return _render(
+    return render_hr(
         "hr_items_import.html", status, form=form, report=report, errors=errors
     )
 
@@ -869,7 +869,7 @@ def hr_items_export(fmt: str):
                 json.dumps(data["content"], ensure_ascii=False),
             ]
         )
-    return _csv_response(out.getvalue(), "items.csv")
+    return csv_response(out.getvalue(), "items.csv")
 
 
 # --- exams -----------------------------------------------------------------------
@@ -997,7 +997,7 @@ def hr_exams():
             sa.select(Attempt.exam_id, sa.func.count()).group_by(Attempt.exam_id)
         ).all()
     )
-    return _render("hr_exams.html", exams=exams, attempts=attempts)
+    return render_hr("hr_exams.html", exams=exams, attempts=attempts)
 
 
 @bp.route("/hr/exams/new", methods=["GET", "POST"])
@@ -1016,7 +1016,7 @@ def hr_exam_new():
             flash(_("Exam %(key)s created as a draft.", key=exam.key), "success")
             return redirect(url_for("assessments.hr_exam", key=exam.key))
     status = 422 if request.method == "POST" else 200
-    return _render(
+    return render_hr(
         "hr_exam_form.html",
         status,
         form=form,
@@ -1029,7 +1029,7 @@ def hr_exam_new():
 @bp.route("/hr/exams/<key>/edit", methods=["GET", "POST"])
 @roles_required(*HR)
 def hr_exam_edit(key: str):
-    exam = _exam_or_404(key)
+    exam = exam_or_404(key)
     form = _exam_form(exam)
     form.key.data = exam.key
     locked = services.has_attempts(exam)
@@ -1044,7 +1044,7 @@ def hr_exam_edit(key: str):
             flash(_("Exam %(key)s saved.", key=exam.key), "success")
             return redirect(url_for("assessments.hr_exam", key=exam.key))
     status = 422 if request.method == "POST" else 200
-    return _render(
+    return render_hr(
         "hr_exam_form.html",
         status,
         form=form,
@@ -1057,9 +1057,9 @@ def hr_exam_edit(key: str):
 @bp.route("/hr/exams/<key>")
 @roles_required(*HR)
 def hr_exam(key: str):
-    exam = _exam_or_404(key)
+    exam = exam_or_404(key)
     graders_form = GradersForm(emails="\n".join(u.email for u in exam.graders))
-    return _render(
+    return render_hr(
         "hr_exam.html",
         exam=exam,
         problems=services.exam_problems(exam),
@@ -1077,7 +1077,7 @@ def hr_exam(key: str):
 @bp.route("/hr/exams/<key>/status", methods=["POST"])
 @roles_required(*HR)
 def hr_exam_status(key: str):
-    exam = _exam_or_404(key)
+    exam = exam_or_404(key)
     if ConfirmForm().validate_on_submit():
         status = request.form.get("status", "")
         try:
@@ -1097,7 +1097,7 @@ def hr_exam_status(key: str):
 @bp.route("/hr/exams/<key>/graders", methods=["POST"])
 @roles_required(*HR)
 def hr_exam_graders(key: str):
-    exam = _exam_or_404(key)
+    exam = exam_or_404(key)
     form = GradersForm()
     if form.validate_on_submit():
         emails = [e.strip() for e in (form.emails.data or "").splitlines() if e.strip()]
@@ -1109,7 +1109,7 @@ def hr_exam_graders(key: str):
             form.emails.errors = [
                 _("No user has the e-mail %(emails)s.", emails=", ".join(unknown))
             ]
-            return _render(
+            return render_hr(
                 "hr_exam.html",
                 422,
                 exam=exam,
@@ -1130,11 +1130,11 @@ def hr_exam_graders(key: str):
 @bp.route("/hr/exams/<key>/angoff")
 @roles_required(*HR)
 def hr_angoff(key: str):
-    exam = _exam_or_404(key)
+    exam = exam_or_404(key)
     panel = services.angoff_panel(exam)
     result = panel.result
     adopt_form = AdoptCutForm(cut=round(result.panel_cut * 100, 1) if result else None)
-    return _render(
+    return render_hr(
         "hr_angoff.html",
         exam=exam,
         panel=panel,
@@ -1148,7 +1148,7 @@ def hr_angoff(key: str):
 @bp.route("/hr/exams/<key>/angoff/invite", methods=["POST"])
 @roles_required(*HR)
 def hr_angoff_invite(key: str):
-    exam = _exam_or_404(key)
+    exam = exam_or_404(key)
     form = InviteJudgeForm()
     if form.validate_on_submit():
         user = _user_by_email(form.email.data)
@@ -1165,7 +1165,7 @@ def hr_angoff_invite(key: str):
 @bp.route("/hr/exams/<key>/angoff/adopt", methods=["POST"])
 @roles_required(*HR)
 def hr_angoff_adopt(key: str):
-    exam = _exam_or_404(key)
+    exam = exam_or_404(key)
     form = AdoptCutForm()
     panel = services.angoff_panel(exam)
     if request.form.get("use") == "panel":
@@ -1187,7 +1187,7 @@ def hr_angoff_adopt(key: str):
         )
         flash(_("Cut score set to %(cut).1f%%.", cut=cut * 100), "success")
         return redirect(url_for("assessments.hr_angoff", key=exam.key))
-    return _render(
+    return render_hr(
         "hr_angoff.html",
         422,
         exam=exam,
@@ -1204,7 +1204,7 @@ def hr_angoff_adopt(key: str):
 def hr_angoff_rate(key: str):
     """A judge's ratings: for each item, the probability (in %) that a minimally
     competent manager answers it right. Only invited judges, whatever their role."""
-    exam = _exam_or_404(key)
+    exam = exam_or_404(key)
     if not services.is_judge(exam, current_user):
         abort(403)
     form = ConfirmForm()
@@ -1244,7 +1244,7 @@ def hr_angoff_rate(key: str):
                 )
                 return redirect(url_for("assessments.hr_angoff_rate", key=exam.key))
         status = 422
-    return _render(
+    return render_hr(
         "hr_angoff_rate.html",
         status,
         exam=exam,
@@ -1279,7 +1279,7 @@ def _bilingual_target(form):
 @roles_required(*HR)
 def hr_certifications():
     form = CertificationForm()
-    language = _language()
+    language = ui_language()
     exams = db.session.scalars(sa.select(Exam).order_by(Exam.key)).all()
     form.exams.choices = [
         SelectChoice(e.key, f"{e.text('title', language)} ({e.key})") for e in exams
@@ -1318,7 +1318,7 @@ def hr_certifications():
             .group_by(Certificate.certification_id)
         ).all()
     )
-    return _render(
+    return render_hr(
         "hr_certifications.html",
         status,
         form=form,
@@ -1332,7 +1332,7 @@ def hr_certifications():
 @roles_required(*HR)
 def hr_tracks():
     form = TrackForm()
-    language = _language()
+    language = ui_language()
     certifications = db.session.scalars(
         sa.select(Certification).order_by(Certification.key)
     ).all()
@@ -1360,7 +1360,7 @@ def hr_tracks():
     tracks = db.session.scalars(
         sa.select(PromotionTrack).order_by(PromotionTrack.id)
     ).all()
-    return _render(
+    return render_hr(
         "hr_tracks.html", status, form=form, problems=problems, tracks=tracks
     )
 
@@ -1374,7 +1374,7 @@ def hr_track(key: str):
     if track is None:
         abort(404)
     rows = services.eligibility(track)
-    return _render(
+    return render_hr(
         "hr_track.html",
         track=track,
         rows=rows,
@@ -1405,7 +1405,7 @@ def hr_certificates():
                 sa.func.lower(Certificate.code).like(like),
             )
         )
-    return _render(
+    return render_hr(
         "hr_certificates.html",
         days=days,
         q=q,
@@ -1488,15 +1488,15 @@ def hr_reports():
             len(rows),
             sum(bool(r["passed"]) for r in rows) / len(rows) if rows else None,
         )
-    return _render("hr_reports.html", exams=exams, summary=summary)
+    return render_hr("hr_reports.html", exams=exams, summary=summary)
 
 
 @bp.route("/hr/reports/<key>")
 @roles_required(*HR)
 def hr_report(key: str):
-    exam = _exam_or_404(key)
+    exam = exam_or_404(key)
     results = services.results_rows(exam)
-    return _render(
+    return render_hr(
         "hr_report.html",
         exam=exam,
         results=results,
@@ -1512,7 +1512,7 @@ def hr_report(key: str):
 @bp.route("/hr/reports/<key>/<table>.<fmt>")
 @roles_required(*HR)
 def hr_report_download(key: str, table: str, fmt: str):
-    exam = _exam_or_404(key)
+    exam = exam_or_404(key)
     if table not in REPORT_TABLES:
         abort(404)
     return _download(_frame(exam, table), f"{exam.key}-{table}", fmt)
@@ -1521,7 +1521,7 @@ def hr_report_download(key: str, table: str, fmt: str):
 def _download(frame: pd.DataFrame, filename: str, fmt: str) -> Response:
     """A table as CSV (with a BOM for Excel) or as an Excel workbook."""
     if fmt == "csv":
-        return _csv_response(frame.to_csv(index=False), f"{filename}.csv")
+        return csv_response(frame.to_csv(index=False), f"{filename}.csv")
     if fmt != "xlsx":
         abort(404)
     out = io.BytesIO()

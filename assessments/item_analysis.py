@@ -107,7 +107,7 @@ def create_exam_api(data: dict[str, Any], *, actor) -> Exam:
     title = data.get("title")
     if isinstance(title, str):
         title = {"zh": title, "en": title}
-    title = services._text(title, problems, "title")
+    title = services.bilingual_text(title, problems, "title")
     if data.get("sections"):
         problems.add("sections", _l("An external exam has no sections."))
     problems.raise_if_any()

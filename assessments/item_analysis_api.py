@@ -142,8 +142,8 @@ def create_exam():
     """An exam. With ``"external": true`` an external exam that holds responses
     collected elsewhere (key and title only; never published or sat); otherwise
     a draft exam with sections, as ``POST /api/v1/assessments/exams``."""
-    data = api._body()
-    graders = None if data.get("external") else api._graders(data)
+    data = api.json_request()
+    graders = None if data.get("external") else api.graders_from(data)
     exam = item_analysis.create_exam_api(data, actor=current_user)
     if graders is not None:
         services.set_graders(exam, graders, actor=current_user)

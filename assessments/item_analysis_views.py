@@ -12,7 +12,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from assessments import item_analysis, psychometrics
-from assessments.authoring import HR, _csv_response, _exam_or_404, _render
+from assessments.authoring import HR, csv_response, exam_or_404, render_hr
 from assessments.models import Attempt, AttemptStatus, Exam
 from assessments.views import bp
 from proving_ground.access import roles_required
@@ -41,7 +41,7 @@ class ExternalExamForm(FlaskForm):
     )
 
 
-def _mode() -> str:
+def attempts_mode() -> str:
     mode = request.args.get("attempts", "first")
     return mode if mode in item_analysis.ATTEMPT_MODES else "first"
 
@@ -58,7 +58,7 @@ def _page(exam: Exam, mode: str, form: ResponsesForm, report=None, status=200):
         for item in (analysis or {}).get("items", [])
         if any(flag["code"] == "few_responses" for flag in item["flags"])
     ]
-    return _render(
+    return render_hr(
         "analysis_exam.html",
         status,
         exam=exam,
@@ -77,15 +77,15 @@ def _page(exam: Exam, mode: str, form: ResponsesForm, report=None, status=200):
 @bp.route("/hr/exams/<key>/item-analysis")
 @roles_required(*HR)
 def hr_exam_item_analysis(key: str):
-    exam = _exam_or_404(key)
-    return _page(exam, _mode(), ResponsesForm())[0]
+    exam = exam_or_404(key)
+    return _page(exam, attempts_mode(), ResponsesForm())[0]
 
 
 @bp.route("/hr/exams/<key>/item-analysis", methods=["POST"])
 @roles_required(*HR)
 def hr_exam_item_analysis_import(key: str):
     """Import responses from the uploaded CSV; the page shows each refused row."""
-    exam = _exam_or_404(key)
+    exam = exam_or_404(key)
     form = ResponsesForm()
     report = None
     if form.validate_on_submit():
@@ -105,16 +105,16 @@ def hr_exam_item_analysis_import(key: str):
                 "success" if not report.errors else "warning",
             )
     status = 200 if report is not None else 422
-    return _page(exam, _mode(), form, report, status)
+    return _page(exam, attempts_mode(), form, report, status)
 
 
 @bp.route("/hr/exams/<key>/item-analysis.csv")
 @roles_required(*HR)
 def hr_exam_item_analysis_csv(key: str):
-    exam = _exam_or_404(key)
-    mode = _mode()
+    exam = exam_or_404(key)
+    mode = attempts_mode()
     analysis = item_analysis.item_analysis(exam, mode)
-    return _csv_response(
+    return csv_response(
         item_analysis.analysis_csv(analysis), item_analysis.csv_filename(exam, mode)
     )
 
@@ -148,6 +148,6 @@ def hr_exams_external():
         status = 422
     exams = item_analysis.external_exams()
     counts = {exam.id: item_analysis.response_count(exam) for exam in exams}
-    return _render(
+    return render_hr(
         "analysis_external.html", status, exams=exams, counts=counts, form=form
     )

@@ -53,7 +53,7 @@ from assessments.models import (
     ReadinessCampaign,
     ReadinessResult,
 )
-from assessments.services import _key, _text
+from assessments.services import bilingual_text, valid_key
 from experiments.services import ai_suggestion_counts
 from proving_ground.access import Role
 from proving_ground.audit.services import record
@@ -194,7 +194,7 @@ def _campaign_fields(
         except Invalid as exc:
             problems.add("quarter", exc.message)
     if "title" in data:
-        title = _text(data["title"], problems, "title")
+        title = bilingual_text(data["title"], problems, "title")
         out |= {"title_zh": title["zh"], "title_en": title["en"]}
     if "teams" in data:
         out["teams"] = _teams(data["teams"], problems)
@@ -256,7 +256,7 @@ def create_campaign(data: dict[str, Any], *, actor) -> ReadinessCampaign:
     ``data``: key, quarter, title {zh, en}, teams, exam (key), tool_section and
     division_section (section ids of that exam), optional status."""
     problems = Problems()
-    key = _key(data.get("key"), problems)
+    key = valid_key(data.get("key"), problems)
     if key and get_campaign(key):
         problems.add("key", _l("This key is taken."))
     for name in ("quarter", "title", "teams", "exam"):

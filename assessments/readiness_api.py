@@ -11,13 +11,13 @@ their own profile. Someone else's profile is a 404 to those who may not see it.
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, request
+from flask import Response
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 from webargs.fields import DelimitedList
 
 from assessments import readiness
-from assessments.api import TextsSchema, _page_of, json_body
+from assessments.api import TextsSchema, json_body, json_request, page_of
 from assessments.models import CampaignStatus, ReadinessCampaign
 from proving_ground.access import ANY_ROLE, Role, roles_required
 from proving_ground.api import PaginationArgs, page_schema
@@ -219,13 +219,6 @@ def _campaign_or_404(key: str) -> ReadinessCampaign:
     return campaign
 
 
-def _body() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        abort(400, message="The body must be a JSON object.")
-    return data
-
-
 def _profile(person: User) -> dict[str, Any]:
     return {
         "person": {
@@ -248,7 +241,7 @@ def _profile(person: User) -> dict[str, Any]:
 @readiness_api.response(200, page_schema(ReadinessCampaignSchema))
 def list_campaigns(args):
     """Every campaign, the latest quarter first."""
-    page = _page_of(readiness.list_campaigns(), args)
+    page = page_of(readiness.list_campaigns(), args)
     return {**page, "items": [campaign_json(c) for c in page["items"]]}
 
 
@@ -261,7 +254,7 @@ def create_campaign():
     tool_section and division_section (section ids of that exam), optional
     status (draft, open or closed; default draft). A team takes part in one
     campaign per quarter (409 otherwise)."""
-    return campaign_json(readiness.create_campaign(_body(), actor=current_user))
+    return campaign_json(readiness.create_campaign(json_request(), actor=current_user))
 
 
 @readiness_api.route("/campaigns/<key>")
@@ -280,7 +273,7 @@ def update_campaign(key):
     """Change a campaign's fields (those given) or its status; a closed campaign
     must be reopened (status open) before anything else changes (409)."""
     campaign = _campaign_or_404(key)
-    readiness.update_campaign(campaign, _body(), actor=current_user)
+    readiness.update_campaign(campaign, json_request(), actor=current_user)
     return campaign_json(campaign)
 
 

@@ -25,7 +25,7 @@ from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from assessments import bp, readiness
-from assessments.authoring import _language, _render
+from assessments.authoring import render_hr, ui_language
 from assessments.models import CampaignStatus, Exam, ReadinessCampaign
 from proving_ground.access import ANY_ROLE, Role, roles_required
 from proving_ground.auth.forms import ConfirmForm, MultiCheckboxField
@@ -88,7 +88,7 @@ class StatusForm(FlaskForm):
 
 
 def _fill_choices(form: CampaignForm, campaign: ReadinessCampaign | None) -> None:
-    language = _language()
+    language = ui_language()
     teams = readiness.known_teams()
     for team in campaign.teams if campaign else []:
         if team not in teams:
@@ -159,7 +159,7 @@ def _interval(low: float | None, high: float | None) -> str:
 
 def _page(template: str, status: int = 200, **context):
     """Render a readiness page with the labels and helpers every one uses."""
-    return _render(
+    return render_hr(
         template,
         status,
         dimension_labels=DIMENSION_LABELS,

@@ -55,7 +55,9 @@ KEY_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 _system_random = random.SystemRandom()
 
 
-def _text(value: Any, problems: Problems, name: str, *, limit: int = 200) -> dict:
+def bilingual_text(
+    value: Any, problems: Problems, name: str, *, limit: int = 200
+) -> dict:
     """A bilingual {"zh", "en"} text; both languages required."""
     if not isinstance(value, dict):
         problems.add(name, _l("Give an object with zh and en texts."))
@@ -72,7 +74,7 @@ def _text(value: Any, problems: Problems, name: str, *, limit: int = 200) -> dic
     return out
 
 
-def _key(value: Any, problems: Problems, name: str = "key") -> str:
+def valid_key(value: Any, problems: Problems, name: str = "key") -> str:
     if not isinstance(value, str) or not re.match(KEY_PATTERN, value):
         problems.add(
             name, _l("Use 1-64 lower-case letters, digits or . _ - characters.")
@@ -88,8 +90,8 @@ def create_framework(data: dict[str, Any], *, actor) -> Framework:
     """A capability map with its competency tree (``competencies``, each with
     ``key``, ``name``, ``levels`` and optional ``children``); flushed, audited."""
     problems = Problems()
-    key = _key(data.get("key"), problems)
-    name = _text(data.get("name"), problems, "name")
+    key = valid_key(data.get("key"), problems)
+    name = bilingual_text(data.get("name"), problems, "name")
     description = data.get("description") or {}
     if key and db.session.scalar(sa.select(Framework.id).where(Framework.key == key)):
         problems.add("key", _l("This key is taken."))
@@ -115,8 +117,8 @@ def _add_competency(
     problems = Problems()
     if not isinstance(data, dict):
         raise Invalid(at, str(_l("Give an object.")))
-    key = _key(data.get("key"), problems, f"{at}.key")
-    name = _text(data.get("name"), problems, f"{at}.name")
+    key = valid_key(data.get("key"), problems, f"{at}.key")
+    name = bilingual_text(data.get("name"), problems, f"{at}.name")
     levels = data.get("levels") or []
     if not isinstance(levels, list) or not all(
         isinstance(level, dict) and level.get("zh") and level.get("en")
@@ -226,7 +228,7 @@ def _item_fields(data: dict[str, Any], problems: Problems) -> dict[str, Any]:
 def create_item(data: dict[str, Any], *, actor) -> Item:
     """A new item with its first version; flushed, audited."""
     problems = Problems()
-    key = _key(data.get("key"), problems)
+    key = valid_key(data.get("key"), problems)
     if key and db.session.scalar(sa.select(Item.id).where(Item.key == key)):
         problems.add("key", _l("This key is taken."))
     fields = _item_fields(data, problems)
@@ -436,7 +438,7 @@ def list_items(
 def _exam_fields(data: dict[str, Any], problems: Problems) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "title" in data:
-        title = _text(data["title"], problems, "title")
+        title = bilingual_text(data["title"], problems, "title")
         out |= {"title_zh": title["zh"], "title_en": title["en"]}
     if "description" in data:
         description = data["description"] or {}
@@ -505,7 +507,7 @@ def _sections(value: Any, problems: Problems) -> list[ExamSection]:
         if not isinstance(data, dict):
             problems.add(at, _l("Give an object."))
             continue
-        title = _text(data.get("title"), problems, f"{at}.title")
+        title = bilingual_text(data.get("title"), problems, f"{at}.title")
         competency = None
         if data.get("competency"):
             competency = competency_by_key(str(data["competency"]))
@@ -550,7 +552,7 @@ RESERVED_EXAM_KEYS = frozenset({"external", "new"})
 
 def exam_key(value: Any, problems: Problems) -> str:
     """A valid key for a new exam: well formed, not reserved, not taken."""
-    key = _key(value, problems)
+    key = valid_key(value, problems)
     if key in RESERVED_EXAM_KEYS:
         problems.add("key", _l("This key is reserved; choose another."))
     elif key and db.session.scalar(sa.select(Exam.id).where(Exam.key == key)):
@@ -1241,8 +1243,8 @@ def add_months(moment: datetime, months: int) -> datetime:
 
 def create_certification(data: dict[str, Any], *, actor) -> Certification:
     problems = Problems()
-    key = _key(data.get("key"), problems)
-    name = _text(data.get("name"), problems, "name")
+    key = valid_key(data.get("key"), problems)
+    name = bilingual_text(data.get("name"), problems, "name")
     description = data.get("description") or {}
     exams = []
     for i, exam_key in enumerate(data.get("exams") or []):
@@ -1611,8 +1613,8 @@ def cohort(exam: Exam, by: str = "team") -> list[dict[str, Any]]:
 
 def create_track(data: dict[str, Any], *, actor) -> PromotionTrack:
     problems = Problems()
-    key = _key(data.get("key"), problems)
-    name = _text(data.get("name"), problems, "name")
+    key = valid_key(data.get("key"), problems)
+    name = bilingual_text(data.get("name"), problems, "name")
     certifications = []
     for i, cert_key in enumerate(data.get("certifications") or []):
         certification = db.session.scalar(

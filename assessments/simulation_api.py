@@ -20,6 +20,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint, abort
 
 from assessments import coaching, item_analysis, simulations
+from assessments.api import grading_criteria, json_body, json_request
 from assessments.item_analysis_api import (
     ItemAnalysisArgs,
     ItemAnalysisItemSchema,
@@ -44,17 +45,6 @@ STAFF = (Role.HR, Role.ADMIN)
 
 def _is_staff() -> bool:
     return current_user.has_any_role(STAFF)
-
-
-def _body() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        abort(400, message="The body must be a JSON object.")
-    return data
-
-
-def json_body(schema) -> dict:
-    return {"content": {"application/json": {"schema": schema}}}
 
 
 # --- schemas ----------------------------------------------------------------------
@@ -324,7 +314,7 @@ def list_scenarios(args):
 def create_scenario():
     """Author a scenario: key, title, settings and content in the coaching
     format (problems are named ``content.<path>``)."""
-    scenario = simulations.create_scenario(_body(), actor=current_user)
+    scenario = simulations.create_scenario(json_request(), actor=current_user)
     return scenario_json(scenario, content=True)
 
 
@@ -449,7 +439,7 @@ def get_scenario(key):
 def update_scenario(key):
     """Change a scenario; new content is a new version once it was attempted."""
     scenario = simulations.update_scenario(
-        _scenario_or_404(key), _body(), actor=current_user
+        _scenario_or_404(key), json_request(), actor=current_user
     )
     return scenario_json(scenario, content=True)
 
@@ -667,20 +657,6 @@ def note_task_json(attempt: SimulationAttempt) -> dict:
             "title": {"zh": attempt.scenario.title_zh, "en": attempt.scenario.title_en},
         },
         "submitted_at": attempt.submitted_at,
-        "criteria": [
-            {
-                "id": criterion["id"],
-                "name": criterion["name"],
-                "levels": [
-                    {
-                        "index": index,
-                        "points": level["points"],
-                        "description": level["description"],
-                    }
-                    for index, level in enumerate(criterion["levels"])
-                ],
-            }
-            for criterion in content["note_rubric"]["criteria"]
-        ],
+        "criteria": grading_criteria(content["note_rubric"]),
         "notes": notes,
     }

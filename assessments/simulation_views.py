@@ -39,8 +39,8 @@ from assessments import (
     services,
     simulations,
 )
-from assessments.authoring import _csv_response, hr_asset_url
-from assessments.item_analysis_views import ATTEMPT_LABELS, _mode
+from assessments.authoring import csv_response, hr_asset_url
+from assessments.item_analysis_views import ATTEMPT_LABELS, attempts_mode
 from assessments.models import (
     AttemptStatus,
     Competency,
@@ -843,7 +843,7 @@ def hr_simulation_status(key: str):
 def hr_simulation_item_analysis(key: str):
     """The item analysis of the scenario's suggestions, as for exams."""
     scenario = _scenario_or_404(key)
-    mode = _mode()
+    mode = attempts_mode()
     language = _ui_language()
     analysis = item_analysis.scenario_item_analysis(scenario, mode)
     few = [
@@ -882,9 +882,9 @@ def hr_simulation_item_analysis(key: str):
 @roles_required(*HR)
 def hr_simulation_item_analysis_csv(key: str):
     scenario = _scenario_or_404(key)
-    mode = _mode()
+    mode = attempts_mode()
     analysis = item_analysis.scenario_item_analysis(scenario, mode)
-    return _csv_response(
+    return csv_response(
         item_analysis.analysis_csv(analysis, extra=("turn", "sound")),
         item_analysis.csv_filename(scenario, mode),
     )

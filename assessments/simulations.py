@@ -140,7 +140,7 @@ def _scenario_fields(data: dict[str, Any], problems: Problems) -> dict[str, Any]
     content."""
     out: dict[str, Any] = {}
     if "title" in data:
-        title = services._text(data["title"], problems, "title")
+        title = services.bilingual_text(data["title"], problems, "title")
         out["title_zh"], out["title_en"] = title["zh"], title["en"]
     if "status" in data:
         if data["status"] not in {s.value for s in ScenarioStatus}:
@@ -186,13 +186,13 @@ def create_scenario(data: dict[str, Any], *, actor) -> Scenario:
     """A new scenario with its first version (``content`` in the
     ``coaching`` format, always validated); flushed, audited."""
     problems = Problems()
-    key = services._key(data.get("key"), problems)
+    key = services.valid_key(data.get("key"), problems)
     if key in RESERVED_KEYS:
         problems.add("key", _l("This key is reserved; choose another."))
     elif key and scenario_by_key(key) is not None:
         problems.add("key", _l("This key is taken."))
     if "title" not in data:
-        services._text(None, problems, "title")
+        services.bilingual_text(None, problems, "title")
     fields = _scenario_fields(data, problems)
     _content_problems(data.get("content"), problems)
     problems.raise_if_any()
