@@ -12,8 +12,14 @@ Estimation (Bock & Aitkin 1981, marginal maximum likelihood): the abilities are
 integrated out, so each examinee contributes
 ``log L_i = log ∫ Π_j P_j(θ)^x_ij (1 − P_j(θ))^(1 − x_ij) φ(θ) dθ`` over the items
 they had (a missing cell, an item not presented, is left out of the product, not
-counted as wrong). The integral is a Gauss–Hermite sum over ``QUADRATURE_POINTS``
-nodes of the standard normal. The sum of ``log L_i`` is maximised over
+counted as wrong). The integral is a sum over ``QUADRATURE_POINTS`` evenly
+spaced nodes on ``[−QUADRATURE_BOUND, QUADRATURE_BOUND]`` weighted by the normal
+density (the trapezoidal rule). Not Gauss–Hermite: on a long test each
+examinee's likelihood is a narrow peak that falls between Gauss–Hermite nodes
+(41 of them miss the log-likelihood of a simulated 60-item test by 1.5 and EAP
+abilities by 0.03; 151 still by 2e-5), while the trapezoidal rule converges
+geometrically for smooth, fast-falling integrands (81 nodes on ±7: 1e-11).
+The sum of ``log L_i`` is maximised over
 ``(a_j, c_j = −a_j b_j)`` with L-BFGS-B and its analytic gradient; standard
 errors come from the observed information, the analytic Hessian of the marginal
 log-likelihood (the posterior expectation of each examinee's Hessian plus the
@@ -26,7 +32,9 @@ Guards (no prior is used, so the log-likelihood is the plain marginal one):
 - Only dichotomous items: every score 0 or the item's maximum (mapped to 0 and
   1). An item with partial credit is excluded (``partial_credit``).
 - An item everyone got right or everyone got wrong has no finite estimate and is
-  excluded (``all_right``, ``all_wrong``).
+  excluded (``all_right``, ``all_wrong``); so is an item fewer than
+  ``MIN_RESPONSES`` examinees had (``few_responses``), whose estimates would be
+  noise.
 - The model needs at least ``MIN_ITEMS`` items (with fewer the 2PL is not
   identified) and examinees with at least one of them; examinees with none are
   left out (note ``persons_without_items``).
@@ -47,8 +55,12 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-QUADRATURE_POINTS = 41
+QUADRATURE_POINTS = 81
+QUADRATURE_BOUND = 7.0
 MIN_ITEMS = 3
+#: Items answered by fewer examinees are left out (as the item analysis page
+#: sets aside items with fewer than 30 responses).
+MIN_RESPONSES = 30
 A_BOUND = 6.0
 C_BOUND = 25.0
 #: Below this many examinees a fit is noted as a small sample.
@@ -57,10 +69,17 @@ SMALL_SAMPLE = 200
 GRADIENT_TOLERANCE = 1e-5
 MAX_ITERATIONS = 2000
 
-EXCLUSION_CODES = ("partial_credit", "all_right", "all_wrong", "no_responses")
+EXCLUSION_CODES = (
+    "partial_credit",
+    "all_right",
+    "all_wrong",
+    "few_responses",
+    "no_responses",
+)
 NOTE_CODES = (
     "partial_credit",
     "no_variance",
+    "few_responses",
     "too_few_items",
     "persons_without_items",
     "at_bound",
@@ -148,20 +167,27 @@ class Responses:
     examinees: tuple[str, ...]
 
 
-def quadrature(points: int = QUADRATURE_POINTS) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and weights (summing to 1) of Gauss–Hermite quadrature for the
-    standard normal."""
-    nodes, weights = np.polynomial.hermite_e.hermegauss(points)
+def quadrature(
+    points: int = QUADRATURE_POINTS, bound: float = QUADRATURE_BOUND
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes (evenly spaced on ``[−bound, bound]``) and weights (the standard
+    normal density times the spacing, scaled to sum to 1): the trapezoidal rule
+    for integrals against N(0, 1)."""
+    nodes = np.linspace(-bound, bound, points)
+    weights = np.exp(-0.5 * nodes**2)
     return nodes, weights / weights.sum()
 
 
 def dichotomise(
-    scores: pd.DataFrame, max_scores: Mapping[str, float]
+    scores: pd.DataFrame,
+    max_scores: Mapping[str, float],
+    min_responses: int = MIN_RESPONSES,
 ) -> tuple[Responses, list[ExcludedItem]]:
     """The 0/1 responses of ``scores`` (rows examinees, columns items, NaN where
-    missing): score = maximum → 1, 0 → 0. Items with any other score, without
-    responses, or answered all right or all wrong are excluded with the reason;
-    examinees with no remaining item are dropped."""
+    missing): score = maximum → 1, 0 → 0. Items with any other score, with
+    fewer than ``min_responses`` responses, or answered all right or all wrong
+    are excluded with the reason; examinees with no remaining item are
+    dropped."""
     excluded: list[ExcludedItem] = []
     kept: list[str] = []
     for item in scores.columns:
@@ -172,6 +198,8 @@ def dichotomise(
             excluded.append(ExcludedItem(str(item), "no_responses"))
         elif not np.all(np.isclose(seen, 0) | np.isclose(seen, maximum)):
             excluded.append(ExcludedItem(str(item), "partial_credit"))
+        elif seen.size < min_responses:
+            excluded.append(ExcludedItem(str(item), "few_responses"))
         elif np.all(np.isclose(seen, maximum)):
             excluded.append(ExcludedItem(str(item), "all_right"))
         elif np.all(np.isclose(seen, 0)):
@@ -219,7 +247,7 @@ def log_likelihood(
     points: int = QUADRATURE_POINTS,
 ) -> np.ndarray:
     """Each examinee's log marginal likelihood at item parameters ``a``, ``b``
-    (Gauss–Hermite with ``points`` nodes)."""
+    (``quadrature`` with ``points`` nodes)."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     nodes, weights = quadrature(points)
     return _posterior(responses, a, -a * b, nodes, weights)[0]
@@ -228,8 +256,8 @@ def log_likelihood(
 def _gradient(responses: Responses, post, p, nodes) -> tuple[np.ndarray, np.ndarray]:
     """∂ log L / ∂a and ∂c per item (expected right answers minus expected
     presentations × P at each node, as the E-step of Bock–Aitkin)."""
-    right = responses.x.T @ post
-    presented = responses.mask.T @ post
+    right = (post.T @ responses.x).T
+    presented = (post.T @ responses.mask).T
     residual = right - presented * p
     return residual @ nodes, residual.sum(axis=1)
 
@@ -242,7 +270,7 @@ def _hessian(responses: Responses, post, p, nodes) -> np.ndarray:
     k = p.shape[0]
     basis = np.stack([nodes, np.ones_like(nodes)])  # (2, Q): ∂z/∂a, ∂z/∂c
     outer = basis[:, None, :] * basis[None, :, :]  # (2, 2, Q)
-    presented = responses.mask.T @ post
+    presented = (post.T @ responses.mask).T
     curvature = presented * p * (1 - p)  # (k, Q)
     hessian = np.zeros((k, 2, k, 2))
     expected_h = -np.einsum("jq,rsq->jrs", curvature, outer)
@@ -272,11 +300,12 @@ def fit_2pl(
     max_scores: Mapping[str, float],
     *,
     points: int = QUADRATURE_POINTS,
+    min_responses: int = MIN_RESPONSES,
 ) -> TwoPLFit:
     """Fit the 2PL model to ``scores`` (rows examinees, columns items, NaN where
     the examinee did not have the item; each item's maximum in ``max_scores``)
     by marginal maximum likelihood; see the module docstring."""
-    responses, excluded = dichotomise(scores, max_scores)
+    responses, excluded = dichotomise(scores, max_scores, min_responses)
     notes: list[Note] = []
     partial = tuple(e.item for e in excluded if e.reason == "partial_credit")
     if partial:
@@ -284,6 +313,9 @@ def fit_2pl(
     constant = tuple(e.item for e in excluded if e.reason in ("all_right", "all_wrong"))
     if constant:
         notes.append(Note("no_variance", constant))
+    few = tuple(e.item for e in excluded if e.reason == "few_responses")
+    if few:
+        notes.append(Note("few_responses", few, float(min_responses)))
     dropped = len(scores.index) - len(responses.examinees)
     if len(responses.items) < MIN_ITEMS or not responses.examinees:
         notes.append(Note("too_few_items", value=float(len(responses.items))))

@@ -19,7 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from assessments import coaching, psychometrics, services
+from assessments import coaching, irt, psychometrics, services
 from assessments.models import (
     Attempt,
     AttemptItem,
@@ -34,6 +34,7 @@ from assessments.models import (
     SimulationResponse,
 )
 from proving_ground.audit.services import record
+from proving_ground.auth.models import User
 from proving_ground.db import db
 from proving_ground.validation import Invalid, Problems
 
@@ -533,11 +534,93 @@ def _matrix(
 # --- item analysis ----------------------------------------------------------------
 
 
-def item_analysis(exam: Exam, attempts: str = "first") -> dict[str, Any]:
+MODELS = ("2pl",)
+#: The notes of a 2PL fit (``irt.NOTE_CODES``) in words.
+IRT_NOTES = {
+    "partial_credit": _l(
+        "Left out, scored with partial credit (the 2PL model takes right or "
+        "wrong only): %(items)s."
+    ),
+    "no_variance": _l(
+        "Left out, everyone right or everyone wrong (no estimate exists): %(items)s."
+    ),
+    "few_responses": _l("Left out, fewer than %(value)d responses: %(items)s."),
+    "too_few_items": _l(
+        "Not fitted: the model needs at least 3 items scored right or wrong "
+        "that not everyone got right or wrong; there are %(value)d."
+    ),
+    "persons_without_items": _l(
+        "%(value)d examinees had none of the modelled items and are left out."
+    ),
+    "at_bound": _l(
+        "Discrimination at its limit of ±6 (the item splits examinees almost "
+        "perfectly, or the sample is too small); no standard error: %(items)s."
+    ),
+    "small_sample": _l(
+        "Only %(value)d examinees: 2PL estimates need a few hundred to be "
+        "stable, so read them alongside the classical statistics above."
+    ),
+    "not_converged": _l(
+        "The fit did not fully converge; treat the estimates with caution."
+    ),
+    "singular_information": _l(
+        "Standard errors could not be computed (the information matrix is singular)."
+    ),
+}
+
+
+def item_analysis(
+    exam: Exam, attempts: str = "first", model: str | None = None
+) -> dict[str, Any]:
     """The item analysis of the exam's response matrix (see ``psychometrics``):
     ``{"attempts", "test": {...}, "items": [...]}``; every statistic a fraction,
-    None where it is undefined; each flag with its reason in words."""
-    return _analyse(response_matrix(exam, attempts), attempts)
+    None where it is undefined; each flag with its reason in words. With
+    ``model="2pl"`` also ``"irt"``: the 2PL fit of ``irt_model``."""
+    matrix = response_matrix(exam, attempts)
+    out = _analyse(matrix, attempts)
+    if model == "2pl":
+        out["irt"] = irt_model(matrix)
+    return out
+
+
+def irt_model(matrix: ResponseMatrix) -> dict[str, Any]:
+    """The 2PL fit of a response matrix (``irt.fit_2pl``) as a dict: items with
+    ``a``, ``b`` and standard errors, persons with their EAP ability and
+    posterior SD (each named by the imported examinee code, or the user's email
+    with ``#n`` for the attempt when all attempts count), the excluded items,
+    the log-likelihood, convergence and notes in words."""
+    fit = irt.fit_2pl(matrix.scores, matrix.max_scores).to_dict()
+    user_ids = {
+        int(label[1:].split("#")[0])
+        for label in matrix.scores.index
+        if re.fullmatch(r"u\d+(#\d+)?", label)
+    }
+    emails = dict(
+        db.session.execute(
+            sa.select(User.id, User.email).where(User.id.in_(user_ids))
+        ).all()
+    )
+    for person in fit["persons"]:
+        person["examinee"] = _examinee(person["examinee"], emails)
+    fit["notes"] = [{**note, "message": irt_note(note)} for note in fit["notes"]]
+    return fit
+
+
+def _examinee(label: str, emails: Mapping[int, str]) -> str:
+    if label.startswith("x:"):
+        return label[2:]
+    user, _, attempt = label[1:].partition("#")
+    email = emails.get(int(user), label)
+    return f"{email}#{attempt}" if attempt else email
+
+
+def irt_note(note: Mapping[str, Any]) -> str:
+    """A note of a 2PL fit in words, in the current language."""
+    value = note.get("value")
+    return str(
+        IRT_NOTES[note["code"]]
+        % {"items": ", ".join(note.get("items") or ()), "value": value or 0}
+    )
 
 
 def _analyse(

@@ -7,7 +7,7 @@ from flask import request
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 
-from assessments import api, item_analysis, psychometrics, services
+from assessments import api, irt, item_analysis, psychometrics, services
 from assessments.models import Exam
 from proving_ground.access import roles_required
 from proving_ground.db import db
@@ -70,6 +70,14 @@ class ItemAnalysisArgs(ma.Schema):
         validate=ma.validate.OneOf(item_analysis.ATTEMPT_MODES),
         metadata={"description": "Which released attempts count per examinee"},
     )
+    model = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.OneOf(item_analysis.MODELS),
+        metadata={
+            "description": "2pl: also fit the two-parameter logistic model "
+            "(marginal maximum likelihood) and return it as irt"
+        },
+    )
 
 
 class ItemFlagSchema(ma.Schema):
@@ -121,10 +129,57 @@ class ItemAnalysisTestSchema(ma.Schema):
     sem = ma.fields.Float(allow_none=True)
 
 
+class IrtItemSchema(ma.Schema):
+    item = ma.fields.String()
+    a = ma.fields.Float(metadata={"description": "Discrimination (slope)"})
+    a_se = ma.fields.Float(allow_none=True)
+    b = ma.fields.Float(
+        metadata={"description": "Difficulty: the ability with a 50 % chance"}
+    )
+    b_se = ma.fields.Float(allow_none=True)
+    n = ma.fields.Integer(metadata={"description": "Examinees who had the item"})
+
+
+class IrtPersonSchema(ma.Schema):
+    examinee = ma.fields.String(
+        metadata={"description": "Imported examinee code, or the user's email"}
+    )
+    theta = ma.fields.Float(metadata={"description": "EAP ability, N(0, 1) scale"})
+    theta_sd = ma.fields.Float(metadata={"description": "Posterior SD"})
+    n = ma.fields.Integer(metadata={"description": "Modelled items answered"})
+
+
+class IrtExcludedSchema(ma.Schema):
+    item = ma.fields.String()
+    reason = ma.fields.String(metadata={"enum": list(irt.EXCLUSION_CODES)})
+
+
+class IrtNoteSchema(ma.Schema):
+    code = ma.fields.String(metadata={"enum": list(irt.NOTE_CODES)})
+    items = ma.fields.List(ma.fields.String())
+    value = ma.fields.Float(allow_none=True)
+    message = ma.fields.String()
+
+
+class IrtSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(IrtItemSchema))
+    persons = ma.fields.List(ma.fields.Nested(IrtPersonSchema))
+    excluded = ma.fields.List(ma.fields.Nested(IrtExcludedSchema))
+    log_likelihood = ma.fields.Float(allow_none=True)
+    converged = ma.fields.Boolean()
+    iterations = ma.fields.Integer()
+    quadrature_points = ma.fields.Integer()
+    notes = ma.fields.List(ma.fields.Nested(IrtNoteSchema))
+
+
 class ItemAnalysisSchema(ma.Schema):
     attempts = ma.fields.String()
     test = ma.fields.Nested(ItemAnalysisTestSchema)
     items = ma.fields.List(ma.fields.Nested(ItemAnalysisItemSchema))
+    irt = ma.fields.Nested(
+        IrtSchema,
+        metadata={"description": "The 2PL model; only with model=2pl"},
+    )
 
 
 def _exam_or_404(key: str) -> Exam:
@@ -181,5 +236,10 @@ def get_item_analysis(args, key):
     and imported responses: facility, SD, discrimination index, discriminative
     efficiency, point-biserial, effective weight, distractors by score quartile;
     for the test n, mean, SD, skewness, kurtosis, Cronbach's α with its Feldt 95 %
-    interval, KR-20, error ratio and SEM. Fractions, not percentages."""
-    return item_analysis.item_analysis(_exam_or_404(key), args["attempts"])
+    interval, KR-20, error ratio and SEM. Fractions, not percentages. With
+    ``model=2pl`` also the two-parameter logistic model fitted by marginal
+    maximum likelihood: per item discrimination ``a`` and difficulty ``b`` with
+    standard errors, per examinee the EAP ability and its posterior SD."""
+    return item_analysis.item_analysis(
+        _exam_or_404(key), args["attempts"], args["model"]
+    )

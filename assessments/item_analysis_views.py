@@ -46,8 +46,14 @@ def attempts_mode() -> str:
     return mode if mode in item_analysis.ATTEMPT_MODES else "first"
 
 
+def _model() -> str | None:
+    model = request.args.get("model")
+    return model if model in item_analysis.MODELS else None
+
+
 def _page(exam: Exam, mode: str, form: ResponsesForm, report=None, status=200):
-    analysis = item_analysis.item_analysis(exam, mode)
+    model = _model()
+    analysis = item_analysis.item_analysis(exam, mode, model)
     released = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(Attempt)
@@ -66,6 +72,7 @@ def _page(exam: Exam, mode: str, form: ResponsesForm, report=None, status=200):
         few=few,
         min_responses=psychometrics.MIN_RESPONSES,
         mode=mode,
+        model=model,
         attempt_labels=ATTEMPT_LABELS,
         released=released,
         imported=item_analysis.response_count(exam),

@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/item_analysis.py [--examinees 5000] [--items 60]
 
 Times ``psychometrics.analyse`` on a simulated complete matrix (2PL-like 0/1
-scores with chosen options for distractor analysis), then the CSV import of the
+scores with chosen options for distractor analysis) and the 2PL fit of
+``irt.fit_2pl`` on it, then the CSV import of the
 same matrix as external responses (rows per second, first import and a
 re-import that replaces every score) and ``item_analysis.item_analysis`` of the
 imported exam, on a fresh SQLite database (or ``--database-url``).
@@ -65,6 +66,16 @@ def main() -> None:
     print(
         f"analyse (pure, with distractors): {took * 1000:.0f} ms; "
         f"alpha {result.test.alpha:.4f}"
+    )
+
+    from assessments import irt
+
+    start = time.perf_counter()
+    fit = irt.fit_2pl(scores, dict.fromkeys(scores, 1.0))
+    took = time.perf_counter() - start
+    print(
+        f"2PL fit (marginal ML, {fit.quadrature_points} nodes, with SEs and EAP): "
+        f"{took:.2f} s; {fit.iterations} iterations, converged {fit.converged}"
     )
 
     from flask_migrate import upgrade
