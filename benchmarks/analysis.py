@@ -635,10 +635,11 @@ def explain(experiment) -> None:
     options = results.Options.of(experiment)
     rollup = analysis.refresh(experiment)
     for metric in ordered_metrics(experiment):
-        values = analysis._raw_values(experiment, metric, rollup)
-        x, y = analysis._read(metric, values, cuped=results.uses_cuped(metric, options))
-        stmt = sa.select(values.c.variant, *analysis._sums(x, y)).group_by(
-            values.c.variant
+        values = analysis.unit_values(
+            experiment, metric, cuped=results.uses_cuped(metric, options), rollup=rollup
+        )
+        stmt = sa.select(values.rows.c.variant, *values.sums()).group_by(
+            values.rows.c.variant
         )
         compiled = stmt.compile(db.engine, compile_kwargs={"literal_binds": True})
         print(f"\n-- {metric.key}: per-variant sums\n{compiled}\n")

@@ -117,7 +117,7 @@ def _aggregate(
     return sa.func.coalesce(sa.func.sum(sa.case((inside, amount), else_=0.0)), 0.0)
 
 
-def unit_values(
+def reference_unit_values(
     experiment: Experiment, metric: Metric, *, cuped: bool, by_day: bool = False
 ) -> sa.Subquery:
     """Per eligible unit: variant, x (the metric value, or a ratio's numerator) and
@@ -235,7 +235,7 @@ def reference_daily_variant_stats(
 ) -> list[tuple[str, dict[str, SampleStats]]]:
     """daily_variant_stats from the events (the reference): cumulative
     sufficient statistics by exposure day (display time zone)."""
-    values = unit_values(experiment, metric, cuped=cuped, by_day=True)
+    values = reference_unit_values(experiment, metric, cuped=cuped, by_day=True)
     x, y = _cap(experiment, metric, values)
     rows = db.session.execute(
         sa.select(values.c.day, values.c.variant, *_sums(x, y))
@@ -266,7 +266,7 @@ def reference_variant_stats(
     Variants without units get ``SampleStats(0, 0, 0)``. Capping applies to x and,
     for CUPED, to the covariate with the same cap.
     """
-    values = unit_values(experiment, metric, cuped=cuped)
+    values = reference_unit_values(experiment, metric, cuped=cuped)
     x, y = _cap(experiment, metric, values)
     rows = db.session.execute(
         sa.select(values.c.variant, *_sums(x, y)).group_by(values.c.variant)
@@ -283,7 +283,7 @@ def reference_variant_stats(
 SETTLE = timedelta(minutes=10)
 
 
-def _metrics(experiment: Experiment) -> list[Metric]:
+def metrics_of(experiment: Experiment) -> list[Metric]:
     """The experiment's metrics, each once, by id."""
     by_id = {link.metric.id: link.metric for link in experiment.metric_links}
     return [by_id[key] for key in sorted(by_id)]
@@ -316,7 +316,7 @@ def _digest(experiment: Experiment) -> str:
             m.window_days,
             m.cuped_lookback_days,
         ]
-        for m in _metrics(experiment)
+        for m in metrics_of(experiment)
     ]
     return hashlib.sha256(json.dumps(definition).encode()).hexdigest()[:32]
 
@@ -408,7 +408,7 @@ def _event_types(metrics: list[Metric]) -> list[str]:
 
 
 def _matched_events(
-    temporary: "_Temporary",
+    temporary: "Temporary",
     metrics: list[Metric],
     units: sa.FromClause,
     unit_filter: list[sa.ColumnElement],
@@ -455,7 +455,7 @@ def _matched_events(
     return table
 
 
-def _rollup_units(experiment: Experiment) -> sa.Subquery:
+def rollup_units(experiment: Experiment) -> sa.Subquery:
     """The rollup's units that are analysed (exposed to one variant)."""
     return (
         sa.select(RollupUnit.unit_id, RollupUnit.variant, RollupUnit.exposed_at)
@@ -464,15 +464,19 @@ def _rollup_units(experiment: Experiment) -> sa.Subquery:
     )
 
 
-class _Temporary:
-    """Temporary tables of one refresh, dropped at its end."""
+class Temporary:
+    """Temporary tables of one computation (a refresh, a segments query),
+    dropped at its end."""
 
     def __init__(self) -> None:
         self.metadata = sa.MetaData()
         self.tables: list[sa.Table] = []
 
-    def create(self, name: str, *columns: sa.Column) -> sa.Table:
-        table = sa.Table(name, self.metadata, *columns, prefixes=["TEMPORARY"])
+    def create(self, name: str, *columns: sa.Column, **options) -> sa.Table:
+        """A new temporary table (``options``: sa.Table's dialect options)."""
+        table = sa.Table(
+            name, self.metadata, *columns, prefixes=["TEMPORARY"], **options
+        )
         connection = db.session.connection()
         table.drop(connection, checkfirst=True)
         table.create(connection)
@@ -491,7 +495,7 @@ class _Temporary:
         self.tables.clear()
 
 
-def _wide_table(temporary: _Temporary, name: str, metrics: list[Metric]) -> sa.Table:
+def _wide_table(temporary: Temporary, name: str, metrics: list[Metric]) -> sa.Table:
     """A temporary table with the columns of _contributions."""
     return temporary.create(
         name,
@@ -539,8 +543,8 @@ def _store(experiment: Experiment, metrics: list[Metric], wide: sa.Table, *, add
 def _fill(experiment: Experiment, metrics: list[Metric], up_to_id: int) -> None:
     """Compute from scratch the values of all the rollup's analysed units from the
     events up to ``up_to_id``: one scan of the events, each looking its unit up."""
-    temporary = _Temporary()
-    units = _rollup_units(experiment)
+    temporary = Temporary()
+    units = rollup_units(experiment)
     bounds = _bounds(units.c.exposed_at, metrics)
     window_type = sa.DateTime(timezone=True)
     unit_table = temporary.create(
@@ -666,7 +670,7 @@ def refresh(experiment: Experiment) -> Rollup:
     """Bring the experiment's rollup up to date (see the module doc)."""
     state = _lock(experiment)
     design = _digest(experiment)
-    metrics = _metrics(experiment)
+    metrics = metrics_of(experiment)
     rebuild = state.design != design
     changes = db.session.execute(
         sa.delete(ExposureChange)
@@ -723,7 +727,7 @@ def _fold(
 ) -> None:
     """Add the events with ids in (after_id, up_to_id] to the stored values: a
     range scan of the events' primary key, each event looking its unit up."""
-    temporary = _Temporary()
+    temporary = Temporary()
     units = RollupUnit.__table__
     matched = _matched_events(
         temporary,
@@ -746,7 +750,7 @@ def _recompute(
     """Recompute from scratch the units whose exposures changed: their rows
     replaced, their values from one scan of the events up to ``up_to_id``, each
     event looking its unit up in a temporary table of the changed units."""
-    temporary = _Temporary()
+    temporary = Temporary()
     dirty = temporary.create(
         "rollup_dirty_units", sa.Column("unit_id", sa.String(128), primary_key=True)
     )
@@ -771,7 +775,7 @@ def _recompute(
         sa.Column("variant", sa.String(64), nullable=False),
         sa.Column("exposed_at", sa.DateTime(timezone=True), nullable=False),
     )
-    units_now = _rollup_units(experiment)
+    units_now = rollup_units(experiment)
     temporary.fill(
         analysed,
         sa.select(
@@ -796,9 +800,12 @@ def _recompute(
 # --- reading the rollup -------------------------------------------------------------
 
 
-def _raw_values(experiment: Experiment, metric: Metric, rollup: Rollup) -> sa.Subquery:
-    """The metric's stored values (variant, exposed_at, raw x and y) of units with
-    a non-zero one, with the events past the watermark added when there are any."""
+def _raw_values(
+    experiment: Experiment, metric: Metric, rollup: Rollup, *, live: bool
+) -> sa.Subquery:
+    """The metric's stored values (unit_id, variant, exposed_at, raw x and y) of
+    units with a non-zero one, with the events past the watermark added when
+    ``live`` and there are any."""
     stored = sa.select(
         UnitMetricValue.unit_id,
         UnitMetricValue.variant,
@@ -809,9 +816,9 @@ def _raw_values(experiment: Experiment, metric: Metric, rollup: Rollup) -> sa.Su
         UnitMetricValue.experiment_id == experiment.id,
         UnitMetricValue.metric_id == metric.id,
     )
-    if not rollup.tail:
+    if not (live and rollup.tail):
         return stored.subquery("raw_values")
-    units = _rollup_units(experiment)
+    units = rollup_units(experiment)
     events = Event.__table__
     tail = _contributions(
         [metric],
@@ -821,10 +828,11 @@ def _raw_values(experiment: Experiment, metric: Metric, rollup: Rollup) -> sa.Su
         events.c.id > rollup.watermark,
     ).cte("tail")
     kept = stored.subquery("kept")
-    untouched = sa.select(kept.c.variant, kept.c.exposed_at, kept.c.x, kept.c.y).where(
+    untouched = sa.select(*kept.c).where(
         kept.c.unit_id.not_in(sa.select(tail.c.unit_id))
     )
     touched = sa.select(
+        tail.c.unit_id,
         tail.c.variant,
         tail.c.exposed_at,
         (sa.func.coalesce(kept.c.x, 0.0) + tail.c[f"x{metric.id}"]).label("x"),
@@ -834,8 +842,8 @@ def _raw_values(experiment: Experiment, metric: Metric, rollup: Rollup) -> sa.Su
 
 
 def _read(metric: Metric, values: sa.Subquery, *, cuped: bool):
-    """x and y of a unit as unit_values defines them, from its raw values:
-    0/1 for proportions, the covariate only when CUPED applies."""
+    """x and y of a unit as reference_unit_values defines them, from its raw
+    values: 0/1 for proportions, the covariate only when CUPED applies."""
     x, y = values.c.x, values.c.y
     lookback = _lookback(metric) if cuped else None
     if metric.kind == MetricKind.PROPORTION:
@@ -869,7 +877,7 @@ def _sparse_quantile(x: sa.ColumnElement, values: sa.Subquery, n: int, q: float)
     )
 
 
-def _capped(experiment: Experiment, metric: Metric, values, x, y, n: int):
+def _capped(metric: Metric, values: sa.Subquery, x, y, n: int):
     """Capped x and y (as _cap does) and the capped values of a unit without a
     row (x = y = 0)."""
     cap = None
@@ -896,6 +904,62 @@ def _with_absent(sums, rows: int, n: int, zero: tuple[float, float]) -> list:
     return [n, *totals]
 
 
+@dataclass(frozen=True)
+class UnitValues:
+    """A metric's per-unit values as the results analyse them. ``rows``:
+    unit_id, variant, exposed_at, x and y of the analysed units that have a
+    value (see unit_values); an analysed unit without a row has ``absent`` as
+    its x and y."""
+
+    rows: sa.Subquery
+    absent: tuple[float, float]
+
+    def sums(self, rows: sa.FromClause | None = None) -> list[sa.ColumnElement]:
+        """Aggregates over ``rows`` (default :attr:`rows`; any with its x and y
+        columns): the count of rows, Σx, Σx², Σy, Σy², Σxy."""
+        rows = self.rows if rows is None else rows
+        return _sums(rows.c.x, rows.c.y)
+
+    def totals(self, sums, n: int) -> list:
+        """n, Σx, Σx², Σy, Σy², Σxy of ``n`` analysed units from the values of
+        :meth:`sums` over their rows (None: they have none)."""
+        count, *totals = sums or (0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        return _with_absent(totals, count, n, self.absent)
+
+    def sample(self, sums, n: int) -> SampleStats:
+        """:meth:`totals` as sufficient statistics."""
+        return _sample(*self.totals(sums, n))
+
+
+def unit_values(
+    experiment: Experiment,
+    metric: Metric,
+    *,
+    cuped: bool = False,
+    rollup: Rollup | None = None,
+    live: bool = True,
+) -> UnitValues:
+    """The metric's per-unit values from the rollup, read as the results read
+    them: ``x`` the metric value (a ratio's numerator; 0/1 for a proportion),
+    ``y`` the CUPED covariate when ``cuped`` (0/1 for a proportion), a ratio's
+    denominator, else 0; both capped as the metric says (percentile caps over
+    all analysed units). The events past the rollup's watermark are added when
+    ``live`` (else the values stop at the watermark). ``rollup``: the state
+    refresh() returned, else the rollup is refreshed.
+
+    Only units with a stored (or live) value have rows; :class:`UnitValues`
+    completes the sums with the others."""
+    rollup = rollup or refresh(experiment)
+    n = sum(rollup.counts["per_variant"].values())
+    raw = _raw_values(experiment, metric, rollup, live=live)
+    x, y = _read(metric, raw, cuped=cuped)
+    x, y, absent = _capped(metric, raw, x, y, n)
+    rows = sa.select(
+        raw.c.unit_id, raw.c.variant, raw.c.exposed_at, x.label("x"), y.label("y")
+    ).subquery("unit_values")
+    return UnitValues(rows, absent)
+
+
 def exposure_counts(experiment: Experiment) -> ExposureCounts:
     """Units per variant (exposed to one variant only) and the multiply exposed,
     from the rollup (refreshed first)."""
@@ -916,20 +980,17 @@ def variant_stats(
     if not _in_design(experiment, metric):
         return reference_variant_stats(experiment, metric, cuped=cuped)
     rollup = refresh(experiment)
-    counts = rollup.counts["per_variant"]
-    values = _raw_values(experiment, metric, rollup)
-    x, y = _read(metric, values, cuped=cuped)
-    x, y, zero = _capped(experiment, metric, values, x, y, sum(counts.values()))
-    rows = {
-        variant: (count, sums)
-        for variant, count, *sums in db.session.execute(
-            sa.select(values.c.variant, *_sums(x, y)).group_by(values.c.variant)
+    values = unit_values(experiment, metric, cuped=cuped, rollup=rollup)
+    rows = values.rows
+    sums = {
+        variant: aggregates
+        for variant, *aggregates in db.session.execute(
+            sa.select(rows.c.variant, *values.sums()).group_by(rows.c.variant)
         ).all()
     }
     stats = {v.key: SampleStats(0, 0.0, 0.0) for v in experiment.variants}
-    for variant, n in counts.items():
-        count, sums = rows.get(variant, (0, [0.0] * 5))
-        stats[variant] = _sample(*_with_absent(sums, count, n, zero))
+    for variant, n in rollup.counts["per_variant"].items():
+        stats[variant] = values.sample(sums.get(variant), n)
     return stats
 
 
@@ -944,23 +1005,19 @@ def daily_variant_stats(
         return reference_daily_variant_stats(experiment, metric, cuped=cuped)
     rollup = refresh(experiment)
     counts = {(d, variant): n for d, variant, n in rollup.counts["per_day"]}
-    values = _raw_values(experiment, metric, rollup)
-    x, y = _read(metric, values, cuped=cuped)
-    x, y, zero = _capped(experiment, metric, values, x, y, sum(counts.values()))
-    day = local_day(values.c.exposed_at)
-    rows = {
-        (str(d), variant): (count, sums)
-        for d, variant, count, *sums in db.session.execute(
-            sa.select(day, values.c.variant, *_sums(x, y)).group_by(
-                day, values.c.variant
-            )
+    values = unit_values(experiment, metric, cuped=cuped, rollup=rollup)
+    rows = values.rows
+    day = local_day(rows.c.exposed_at)
+    sums = {
+        (str(d), variant): aggregates
+        for d, variant, *aggregates in db.session.execute(
+            sa.select(day, rows.c.variant, *values.sums()).group_by(day, rows.c.variant)
         ).all()
     }
     running = {v.key: [0, 0.0, 0.0, 0.0, 0.0, 0.0] for v in experiment.variants}
     days: list[tuple[str, dict[str, SampleStats]]] = []
     for d, variant in sorted(counts, key=lambda key: str(key[0])):
-        count, sums = rows.get((str(d), variant), (0, [0.0] * 5))
-        totals = _with_absent(sums, count, counts[(d, variant)], zero)
+        totals = values.totals(sums.get((str(d), variant)), counts[(d, variant)])
         if variant in running:
             running[variant] = [
                 a + b for a, b in zip(running[variant], totals, strict=True)

@@ -1,9 +1,9 @@
 """Attribution across rep → customer → interaction for one experiment and metric.
 
 The data: the analysis rollup's units (analysis.refresh; the units exposed to one
-variant of the current run) with their outcome on the metric (the rollup's
-values: 0/1 for a proportion, the count or sum for a mean, a ratio's numerator,
-capped as the results cap it), each unit's rep and customer, its exposure
+variant of the current run) with their outcome on the metric (analysis.unit_values:
+0/1 for a proportion, the count or sum for a mean, a ratio's numerator, capped
+as the results cap it), each unit's rep and customer, its exposure
 attributes (segments), and its tracked events inside the metric's window, up to
 the rollup's settled watermark so that outcomes and paths see the same events.
 
@@ -38,32 +38,26 @@ until the experiment's data version changes, as results.py does.
 """
 
 import hashlib
-import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-import numpy as np
 import sqlalchemy as sa
 from flask import current_app
 
 from experiments import analysis
 from experiments.models import (
-    CapKind,
     Event,
     Experiment,
     Exposure,
     Metric,
     MetricKind,
     MetricRole,
-    ResultsCache,
-    RollupUnit,
-    UnitMetricValue,
     UnitType,
 )
-from experiments.results import data_version
+from experiments.results import cached, clean
 from experiments.stats import SampleStats, messages
 from experiments.stats.attribution import (
     DEFAULT_HALF_LIFE,
@@ -169,20 +163,7 @@ def attribution(experiment: Experiment, options: Options) -> dict[str, Any]:
     data nor the design changed since it was computed."""
     if not experiment.variants or experiment.control is None:
         raise Invalid("experiment", "The experiment has no control variant.")
-    version = data_version(experiment)
-    key = options.key()
-    cached = db.session.get(ResultsCache, (experiment.id, key))
-    if cached is not None and cached.data_version == version:
-        return cached.payload
-    payload = compute(experiment, options)
-    if cached is None:
-        cached = ResultsCache(experiment_id=experiment.id, options=key)
-        db.session.add(cached)
-    cached.data_version = version
-    cached.computed_at = utcnow()
-    cached.payload = payload
-    db.session.flush()
-    return payload
+    return cached(experiment, options.key(), lambda: compute(experiment, options))
 
 
 @dataclass
@@ -219,23 +200,20 @@ def units(experiment: Experiment, options: Options) -> list[UnitData]:
     touchpoints (see the module docstring), from the rollup (refreshed first)."""
     metric = options.metric
     rollup = analysis.refresh(experiment)
-    rows = db.session.execute(
-        sa.select(RollupUnit.unit_id, RollupUnit.variant, RollupUnit.exposed_at).where(
-            RollupUnit.experiment_id == experiment.id, ~RollupUnit.multiple
-        )
-    ).all()
-    by_id = {u: UnitData(u, v, at, touches=[]) for u, v, at in rows}
-    values = db.session.execute(
-        sa.select(UnitMetricValue.unit_id, UnitMetricValue.x).where(
-            UnitMetricValue.experiment_id == experiment.id,
-            UnitMetricValue.metric_id == metric.id,
-        )
-    ).all()
-    for unit_id, x in values:
+    analysed = analysis.rollup_units(experiment)
+    # Outcomes up to the watermark, as the paths (_read_events) see the events.
+    values = analysis.unit_values(experiment, metric, rollup=rollup, live=False)
+    absent, _y = values.absent
+    by_id = {
+        unit_id: UnitData(unit_id, variant, at, outcome=absent, touches=[])
+        for unit_id, variant, at in db.session.execute(sa.select(analysed)).all()
+    }
+    for unit_id, x in db.session.execute(
+        sa.select(values.rows.c.unit_id, values.rows.c.x)
+    ).all():
         unit = by_id.get(unit_id)
         if unit is not None:
             unit.outcome = float(x)
-    _read_outcomes(metric, list(by_id.values()))
     attributes = db.session.execute(
         sa.select(Exposure.unit_id, Exposure.attributes).where(
             Exposure.experiment_id == experiment.id,
@@ -249,28 +227,6 @@ def units(experiment: Experiment, options: Options) -> list[UnitData]:
             unit.attributes = {**(unit.attributes or {}), **attrs}
     _read_events(experiment, options, by_id, rollup.watermark)
     return list(by_id.values())
-
-
-def _read_outcomes(metric: Metric, units_: list[UnitData]) -> None:
-    """Raw rollup values → the outcome as the results read it: 0/1 for a
-    proportion, capped (absolute, or the lower ``cap_value`` quantile over all
-    analysed units, as analysis._sparse_quantile picks it)."""
-    if metric.kind == MetricKind.PROPORTION:
-        for unit in units_:
-            unit.outcome = 1.0 if unit.outcome > 0 else 0.0
-    cap = None
-    if metric.cap_kind == CapKind.ABSOLUTE:
-        cap = metric.cap_value
-    elif (
-        metric.cap_kind == CapKind.PERCENTILE
-        and metric.kind != MetricKind.PROPORTION
-        and units_
-    ):
-        ordered = np.sort([unit.outcome for unit in units_])
-        cap = float(ordered[int(metric.cap_value * (len(ordered) - 1))])
-    if cap is not None:
-        for unit in units_:
-            unit.outcome = min(unit.outcome, cap)
 
 
 def _touchpoint_flag(value: Any) -> bool | str | None:
@@ -298,11 +254,7 @@ def _read_events(
     excluded = conversions | set(metric.denominator_event_types or [])
     excluded |= NEVER_TOUCHPOINTS
     listed = set(options.touchpoint_types) - excluded
-    units_ = (
-        sa.select(RollupUnit.unit_id, RollupUnit.exposed_at)
-        .where(RollupUnit.experiment_id == experiment.id, ~RollupUnit.multiple)
-        .cte("attribution_units")
-    )
+    units_ = analysis.rollup_units(experiment)
     end = analysis.add_days(units_.c.exposed_at, metric.window_days)
     occurred_at = Event.occurred_at
     if db.session.get_bind().dialect.name == "sqlite":
@@ -432,7 +384,7 @@ def compute(experiment: Experiment, options: Options) -> dict[str, Any]:
             if method.reason:
                 notes.append(method.reason)
 
-    return _clean(
+    return clean(
         {
             "experiment": experiment.key,
             "run": experiment.run,
@@ -536,14 +488,3 @@ def _group_effects(
             entry["tau2"] = shrunk.tau2
             entries.append(entry)
     return entries, notes
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe: NaN and infinities become None."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value

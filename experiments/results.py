@@ -8,7 +8,7 @@ The payload is the API's shape (see api.py); relative values are fractions.
 import csv
 import io
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from statistics import NormalDist
@@ -143,30 +143,38 @@ def results(experiment: Experiment, options: Options) -> dict[str, Any]:
     """The experiment's results, from the cache when nothing has changed."""
     if not experiment.variants or experiment.control is None:
         raise Invalid("experiment", "The experiment has no control variant.")
+    return cached(experiment, options.key(), lambda: compute(experiment, options))
+
+
+def cached(
+    experiment: Experiment, key: str, compute_payload: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """The payload stored in ResultsCache under ``key`` (at most 200 characters)
+    when the experiment's data_version has not changed since, else
+    ``compute_payload()``, stored (flushed) for next time."""
     version = data_version(experiment)
-    key = options.key()
-    cached = db.session.get(ResultsCache, (experiment.id, key))
-    if cached is not None and cached.data_version == version:
-        return cached.payload
-    payload = compute(experiment, options)
-    if cached is None:
-        cached = ResultsCache(experiment_id=experiment.id, options=key)
-        db.session.add(cached)
-    cached.data_version = version
-    cached.computed_at = utcnow()
-    cached.payload = payload
+    row = db.session.get(ResultsCache, (experiment.id, key))
+    if row is not None and row.data_version == version:
+        return row.payload
+    payload = compute_payload()
+    if row is None:
+        row = ResultsCache(experiment_id=experiment.id, options=key)
+        db.session.add(row)
+    row.data_version = version
+    row.computed_at = utcnow()
+    row.payload = payload
     db.session.flush()
     return payload
 
 
-def _clean(value: Any) -> Any:
+def clean(value: Any) -> Any:
     """JSON-safe: NaN and infinities become None."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
+        return [clean(v) for v in value]
     return value
 
 
@@ -267,29 +275,40 @@ def _compare(
     return comparison
 
 
-def compute(experiment: Experiment, options: Options) -> dict[str, Any]:
-    """Compute the results payload (no cache)."""
-    control_key = experiment.control.key
-    counts = analysis.exposure_counts(experiment)
-    srm = stats.srm(counts.per_variant, {v.key: v.weight for v in experiment.variants})
-    warnings: list[str] = []
-    if srm.flag:
-        warnings.append(stats.messages.SRM)
-    if counts.multiple:
-        warnings.append(stats.messages.MULTIPLE_EXPOSURES)
-    if any(n < LOW_SAMPLE for n in counts.per_variant.values()):
-        warnings.append(stats.messages.LOW_SAMPLE)
+def options_payload(experiment: Experiment, options: Options) -> dict[str, Any]:
+    """The payload's ``options``: the options analysed with, and the design's
+    planned units."""
+    return {
+        "cuped": options.cuped,
+        "sequential": options.sequential,
+        "sequential_tuning": options.tuning,
+        "planned_units": experiment.planned_units,
+        "alpha": options.alpha,
+        "correction": options.correction,
+    }
 
+
+def assemble(
+    experiment: Experiment,
+    options: Options,
+    stats_of: Callable[[Metric], dict[str, stats.SampleStats]],
+    family: list[tuple[dict[str, Any], float | None]],
+) -> list[dict[str, Any]]:
+    """The payload's ``metrics``: per metric (primary, secondary, guardrail; in
+    design order) the control's summary and each treatment's comparison with it,
+    from ``stats_of(metric)`` (SampleStats per variant key). Each treatment's
+    entry and raw p-value (None: too few units) is appended to ``family``; the
+    caller corrects them together (``adjusted_p_value``)."""
+    control_key = experiment.control.key
     links = sorted(
         experiment.metric_links,
         key=lambda link: (ROLE_ORDER[MetricRole(link.role)], link.position),
     )
     metrics_out: list[dict[str, Any]] = []
-    family: list[tuple[dict[str, Any], float | None]] = []
     for link in links:
         metric = link.metric
         use_cuped = uses_cuped(metric, options)
-        by_variant = analysis.variant_stats(experiment, metric, cuped=use_cuped)
+        by_variant = stats_of(metric)
         control = by_variant[control_key]
         tuning = _sequential_tuning(experiment, metric, control, options)
         variants_out = [{"variant": control_key, **stats.summarise(control)}]
@@ -339,21 +358,44 @@ def compute(experiment: Experiment, options: Options) -> dict[str, Any]:
                 "variants": variants_out,
             }
         )
-    adjusted = stats.adjust_p_values([p for _e, p in family], options.correction)
+    return metrics_out
+
+
+def adjust(family: list[tuple[dict[str, Any], float | None]], correction: str):
+    """Set each entry's ``adjusted_p_value``: the raw p-values of ``family``
+    corrected together (``correction``: holm, bh or none)."""
+    adjusted = stats.adjust_p_values([p for _e, p in family], correction)
     for (entry, _p), p_adjusted in zip(family, adjusted, strict=True):
         entry["adjusted_p_value"] = p_adjusted
+
+
+def compute(experiment: Experiment, options: Options) -> dict[str, Any]:
+    """Compute the results payload (no cache)."""
+    counts = analysis.exposure_counts(experiment)
+    srm = stats.srm(counts.per_variant, {v.key: v.weight for v in experiment.variants})
+    warnings: list[str] = []
+    if srm.flag:
+        warnings.append(stats.messages.SRM)
+    if counts.multiple:
+        warnings.append(stats.messages.MULTIPLE_EXPOSURES)
+    if any(n < LOW_SAMPLE for n in counts.per_variant.values()):
+        warnings.append(stats.messages.LOW_SAMPLE)
+
+    family: list[tuple[dict[str, Any], float | None]] = []
+    metrics_out = assemble(
+        experiment,
+        options,
+        lambda metric: analysis.variant_stats(
+            experiment, metric, cuped=uses_cuped(metric, options)
+        ),
+        family,
+    )
+    adjust(family, options.correction)
     payload = {
         "experiment": experiment.key,
         "run": experiment.run,
         "computed_at": utcnow().isoformat(),
-        "options": {
-            "cuped": options.cuped,
-            "sequential": options.sequential,
-            "sequential_tuning": options.tuning,
-            "planned_units": experiment.planned_units,
-            "alpha": options.alpha,
-            "correction": options.correction,
-        },
+        "options": options_payload(experiment, options),
         "srm": srm.to_dict(),
         "units": {
             "per_variant": counts.per_variant,
@@ -363,7 +405,7 @@ def compute(experiment: Experiment, options: Options) -> dict[str, Any]:
         "warnings": warnings,
     }
     payload["recommendation"] = recommend(experiment, payload, options.alpha)
-    return _clean(payload)
+    return clean(payload)
 
 
 def _significant(entry: dict[str, Any], alpha: float) -> int:
@@ -605,7 +647,7 @@ def cumulative_lift(
             if comparison.relative is None:
                 continue
             points.append(
-                _clean(
+                clean(
                     {
                         "day": day,
                         "units": control.n + treatment.n,

@@ -41,10 +41,6 @@ from experiments.models import (
     Event,
     Experiment,
     Exposure,
-    Metric,
-    MetricRole,
-    ResultsCache,
-    UnitMetricValue,
 )
 from proving_ground.db import db, utcnow
 from proving_ground.validation import Invalid
@@ -96,12 +92,12 @@ def _json_text(column: sa.ColumnElement, key: str) -> sa.ColumnElement:
     null or empty; booleans ``true``/``false`` on both databases."""
     if _dialect() == "sqlite":
         path = '$."' + key.replace('"', '\\"') + '"'
-        kind = sa.func.json_type(column, path)
+        # The value's JSON text (no json_type calls), then its SQL value as text.
+        raw = column.op("->")(path)
         value = sa.case(
-            (kind == "true", "true"),
-            (kind == "false", "false"),
-            (kind == "null", None),
-            else_=sa.cast(sa.func.json_extract(column, path), sa.Text),
+            {"true": "true", "false": "false", "null": None},
+            value=raw,
+            else_=sa.cast(sa.func.json_extract(raw, "$"), sa.Text),
         )
     else:
         value = sa.func.json_extract_path_text(column, key)
@@ -227,8 +223,29 @@ def pre_registered_in(experiment: Experiment, dimension: Dimension) -> list[str]
 # --- the SQL: levels of the units, sufficient statistics per segment -----------------
 
 
+def _earliest_level(
+    occurred_at: sa.ColumnElement, event_id: sa.ColumnElement, level: sa.ColumnElement
+) -> tuple[sa.ColumnElement, int]:
+    """An aggregate over a unit's events whose smallest value starts with the
+    event's time and id (fixed width, so that the earliest event sorts first)
+    and ends with its level (NULL when it has none); and where the level starts
+    (1-based), to take it back out with substr."""
+    if _dialect() == "sqlite":
+        # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (26 characters).
+        key = occurred_at.op("||")(sa.func.printf("%020d", event_id))
+    else:
+        when = sa.func.to_char(
+            sa.func.timezone("UTC", occurred_at), "YYYY-MM-DD HH24:MI:SS.US"
+        )
+        key = when.op("||")(sa.func.lpad(sa.cast(event_id, sa.Text), 20, "0"))
+    value = key.op("||")(level)
+    if _dialect() == "postgresql":
+        value = value.self_group().collate("C")  # byte order, whatever the locale
+    return sa.func.min(value), 26 + 20 + 1
+
+
 def _fill_levels(
-    temporary: "analysis._Temporary", experiment: Experiment, dimension: Dimension
+    temporary: analysis.Temporary, experiment: Experiment, dimension: Dimension
 ) -> sa.Table:
     """A temporary table of the rollup's analysed units: unit_id, variant and the
     raw level (NULL when the unit has none)."""
@@ -237,8 +254,9 @@ def _fill_levels(
         sa.Column("unit_id", sa.String(128), primary_key=True),
         sa.Column("variant", sa.String(64), nullable=False),
         sa.Column("level", sa.Text),
+        sqlite_with_rowid=False,  # one B-tree keyed by unit
     )
-    units = analysis._rollup_units(experiment)
+    units = analysis.rollup_units(experiment)
     if dimension.source == "attribute":
         # An analysed unit has one exposure row in the run: its only variant's.
         exposure = sa.and_(
@@ -264,6 +282,8 @@ def _fill_levels(
         sa.Column("variant", sa.String(64), nullable=False),
         sa.Column("starts", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ends", sa.DateTime(timezone=True), nullable=False),
+        # One B-tree keyed by unit: each event's lookup is one search.
+        sqlite_with_rowid=False,
     )
     temporary.fill(
         windows,
@@ -278,72 +298,30 @@ def _fill_levels(
     if _dialect() == "sqlite":
         # As in analysis._contributions: scan the events once, look units up.
         occurred_at = occurred_at.op("||")(sa.literal(""))
-    level = _json_text(Event.properties, dimension.key)
-    ranked = (
-        sa.select(
-            Event.unit_id.label("unit_id"),
-            level.label("level"),
-            sa.func.row_number()
-            .over(partition_by=Event.unit_id, order_by=(Event.occurred_at, Event.id))
-            .label("rank"),
-        )
+    earliest, start = _earliest_level(
+        Event.occurred_at, Event.id, _json_text(Event.properties, dimension.key)
+    )
+    first = (
+        sa.select(Event.unit_id.label("unit_id"), earliest.label("earliest"))
         .select_from(Event)
         .join(windows, windows.c.unit_id == Event.unit_id)
         .where(
             Event.properties.is_not(None),
-            level.is_not(None),
             occurred_at >= windows.c.starts,
             occurred_at < windows.c.ends,
         )
-        .subquery("ranked")
+        .group_by(Event.unit_id)
+        .subquery("first")
     )
-    first = sa.select(ranked.c.unit_id, ranked.c.level).where(ranked.c.rank == 1)
-    first = first.subquery("first")
     temporary.fill(
         table,
-        sa.select(windows.c.unit_id, windows.c.variant, first.c.level).select_from(
-            windows.outerjoin(first, first.c.unit_id == windows.c.unit_id)
-        ),
+        sa.select(
+            windows.c.unit_id,
+            windows.c.variant,
+            sa.func.substr(first.c.earliest, start),
+        ).select_from(windows.outerjoin(first, first.c.unit_id == windows.c.unit_id)),
     )
     return table
-
-
-def _unit_values(
-    experiment: Experiment, metric: Metric, rollup: analysis.Rollup
-) -> sa.Subquery:
-    """analysis._raw_values with the unit: unit_id, variant, raw x and y of units
-    with a stored value, events past the watermark added when there are any."""
-    stored = sa.select(
-        UnitMetricValue.unit_id,
-        UnitMetricValue.variant,
-        UnitMetricValue.x,
-        UnitMetricValue.y,
-    ).where(
-        UnitMetricValue.experiment_id == experiment.id,
-        UnitMetricValue.metric_id == metric.id,
-    )
-    if not rollup.tail:
-        return stored.subquery("raw_values")
-    units = analysis._rollup_units(experiment)
-    events = Event.__table__
-    tail = analysis._contributions(
-        [metric],
-        events,
-        units,
-        analysis._bounds(units.c.exposed_at, [metric]),
-        events.c.id > rollup.watermark,
-    ).cte("tail")
-    kept = stored.subquery("kept")
-    untouched = sa.select(kept.c.unit_id, kept.c.variant, kept.c.x, kept.c.y).where(
-        kept.c.unit_id.not_in(sa.select(tail.c.unit_id))
-    )
-    touched = sa.select(
-        tail.c.unit_id,
-        tail.c.variant,
-        (sa.func.coalesce(kept.c.x, 0.0) + tail.c[f"x{metric.id}"]).label("x"),
-        (sa.func.coalesce(kept.c.y, 0.0) + tail.c[f"y{metric.id}"]).label("y"),
-    ).select_from(tail.outerjoin(kept, kept.c.unit_id == tail.c.unit_id))
-    return sa.union_all(untouched, touched).subquery("raw_values")
 
 
 @dataclass(frozen=True)
@@ -369,27 +347,21 @@ class Levels:
 
 
 def _levels(units: sa.Table) -> Levels:
-    top = db.session.execute(
+    """The TOP_LEVELS levels with the most units and the number of levels, from
+    one grouping of the units."""
+    per_level = (
         sa.select(units.c.level, sa.func.count().label("n"))
         .where(units.c.level.is_not(None))
         .group_by(units.c.level)
-        .order_by(sa.desc("n"), units.c.level)
+        .subquery("per_level")
+    )
+    top = db.session.execute(
+        sa.select(per_level.c.level, sa.func.count().over().label("distinct_levels"))
+        .order_by(per_level.c.n.desc(), per_level.c.level)
         .limit(TOP_LEVELS)
     ).all()
-    distinct = db.session.scalar(sa.select(sa.func.count(sa.distinct(units.c.level))))
-    return Levels([str(level) for level, _n in top], int(distinct or 0))
-
-
-def _grouped(select: sa.Select, *sums: str) -> sa.Select:
-    """Per segment and variant of ``select``'s rows (columns segment, variant
-    and ``sums``): the count and, when ``sums`` (x, y) are given, analysis's sums."""
-    rows = select.subquery("segment_rows")
-    aggregates = (
-        analysis._sums(rows.c[sums[0]], rows.c[sums[1]]) if sums else [sa.func.count()]
-    )
-    return sa.select(rows.c.segment, rows.c.variant, *aggregates).group_by(
-        rows.c.segment, rows.c.variant
-    )
+    distinct = top[0].distinct_levels if top else 0
+    return Levels([str(level) for level, _distinct in top], int(distinct))
 
 
 def segment_statistics(
@@ -399,137 +371,58 @@ def segment_statistics(
     of ``Levels.labels``) and, per metric key, each segment's SampleStats per
     variant key (CUPED covariates when the options and the metric call for them)."""
     rollup = analysis.refresh(experiment)
-    temporary = analysis._Temporary()
+    temporary = analysis.Temporary()
     units = _fill_levels(temporary, experiment, dimension)
     levels = _levels(units)
     keys = [v.key for v in experiment.variants]
     size = len(levels.labels)
     counts: list[dict[str, int]] = [dict.fromkeys(keys, 0) for _ in range(size)]
     segment = levels.index(units.c.level).label("segment")
+    segments = sa.select(segment, units.c.variant).subquery("segment_units")
     for index, variant, n in db.session.execute(
-        _grouped(sa.select(segment, units.c.variant))
+        sa.select(segments.c.segment, segments.c.variant, sa.func.count()).group_by(
+            segments.c.segment, segments.c.variant
+        )
     ):
         counts[index][variant] = int(n)
-    total = sum(sum(c.values()) for c in counts)
     by_metric: dict[str, list[dict[str, Any]]] = {}
-    for metric in analysis._metrics(experiment):
-        values = _unit_values(experiment, metric, rollup)
-        x, y = analysis._read(
-            metric, values, cuped=results_service.uses_cuped(metric, options)
+    # One query per metric: its sums then add up in the order of the main
+    # analysis's, so that a dimension with one level reproduces it exactly.
+    for metric in analysis.metrics_of(experiment):
+        values = analysis.unit_values(
+            experiment,
+            metric,
+            cuped=results_service.uses_cuped(metric, options),
+            rollup=rollup,
         )
-        x, y, zero = analysis._capped(experiment, metric, values, x, y, total)
-        rows = {
-            (index, variant): (count, sums)
-            for index, variant, count, *sums in db.session.execute(
-                _grouped(
-                    sa.select(segment, values.c.variant, x.label("x"), y.label("y"))
-                    .select_from(values)
-                    .join(units, units.c.unit_id == values.c.unit_id),
-                    "x",
-                    "y",
-                )
+        rows = (
+            sa.select(segment, values.rows.c.variant, values.rows.c.x, values.rows.c.y)
+            .select_from(values.rows)
+            .join(units, units.c.unit_id == values.rows.c.unit_id)
+            .subquery("segment_values")
+        )
+        sums = {
+            (index, variant): aggregates
+            for index, variant, *aggregates in db.session.execute(
+                sa.select(rows.c.segment, rows.c.variant)
+                .add_columns(*values.sums(rows))
+                .group_by(rows.c.segment, rows.c.variant)
             )
         }
-        by_metric[metric.key] = []
-        for index in range(size):
-            by_variant = {}
-            for variant in keys:
-                stored, sums = rows.get((index, variant), (0, [0.0] * 5))
-                n = counts[index][variant]
-                by_variant[variant] = analysis._sample(
-                    *analysis._with_absent(sums, stored, n, zero)
+        by_metric[metric.key] = [
+            {
+                variant: values.sample(
+                    sums.get((index, variant)), counts[index][variant]
                 )
-            by_metric[metric.key].append(by_variant)
+                for variant in keys
+            }
+            for index in range(size)
+        ]
     temporary.drop()
     return levels, counts, by_metric
 
 
 # --- the statistics: results.compute per segment ---------------------------------
-
-
-def _metric_results(
-    experiment: Experiment,
-    options: results_service.Options,
-    by_metric: dict[str, dict[str, stats.SampleStats]],
-    family: list[tuple[dict[str, Any], float | None]],
-) -> list[dict[str, Any]]:
-    """The payload's ``metrics`` for one segment, as results.compute builds them
-    (its comparison code on the segment's statistics); each treatment's entry and
-    raw p-value is appended to ``family`` for the correction across segments."""
-    control_key = experiment.control.key
-    links = sorted(
-        experiment.metric_links,
-        key=lambda link: (
-            results_service.ROLE_ORDER[MetricRole(link.role)],
-            link.position,
-        ),
-    )
-    metrics_out = []
-    for link in links:
-        metric = link.metric
-        use_cuped = results_service.uses_cuped(metric, options)
-        by_variant = by_metric[metric.key]
-        control = by_variant[control_key]
-        tuning = results_service._sequential_tuning(
-            experiment, metric, control, options
-        )
-        variants_out = [{"variant": control_key, **stats.summarise(control)}]
-        for variant in experiment.variants:
-            if variant.key == control_key:
-                continue
-            treatment = by_variant[variant.key]
-            entry: dict[str, Any] = {"variant": variant.key}
-            entry.update(stats.summarise(treatment))
-            if control.n < 2 or treatment.n < 2:
-                entry.update(absolute=None, relative=None, adjusted_p_value=None)
-                entry["bayesian"] = None
-                entry["warnings"] = [stats.messages.LOW_SAMPLE]
-                family.append((entry, None))
-                variants_out.append(entry)
-                continue
-            comparison = results_service._compare(
-                metric, control, treatment, options, cuped=use_cuped, tuning=tuning
-            )
-            if tuning:
-                entry["sequential_tuning"] = tuning
-            bayes = stats.bayesian(
-                comparison, higher_is_better=metric.direction == "increase"
-            )
-            entry.update(
-                control_mean=comparison.control_mean,
-                treatment_mean=comparison.treatment_mean,
-                absolute=results_service._estimate(comparison.absolute),
-                relative=results_service._estimate(comparison.relative),
-                cuped_applied=comparison.cuped_applied,
-                variance_reduction=comparison.variance_reduction,
-                bayesian=bayes.to_dict(),
-                warnings=list(comparison.warnings),
-            )
-            family.append((entry, comparison.absolute.p_value))
-            variants_out.append(entry)
-        metrics_out.append(
-            {
-                "metric": metric.key,
-                "name": {"zh": metric.name_zh, "en": metric.name_en},
-                "kind": metric.kind,
-                "role": link.role,
-                "direction": metric.direction,
-                "cuped": use_cuped,
-                "variants": variants_out,
-            }
-        )
-    return metrics_out
-
-
-def _options_json(experiment: Experiment, options: results_service.Options) -> dict:
-    return {
-        "cuped": options.cuped,
-        "sequential": options.sequential,
-        "sequential_tuning": options.tuning,
-        "planned_units": experiment.planned_units,
-        "alpha": options.alpha,
-        "correction": options.correction,
-    }
 
 
 def compute(
@@ -563,10 +456,10 @@ def compute(
             warnings.append(stats.messages.SRM)
         if any(n < results_service.LOW_SAMPLE for n in per_variant.values()):
             warnings.append(stats.messages.LOW_SAMPLE)
-        metrics = _metric_results(
+        metrics = results_service.assemble(
             experiment,
             options,
-            {key: statistics[index] for key, statistics in by_metric.items()},
+            lambda metric, index=index: by_metric[metric.key][index],
             family,
         )
         srm_json = srm.to_dict()
@@ -582,7 +475,7 @@ def compute(
                 "results": {
                     "experiment": experiment.key,
                     "run": experiment.run,
-                    "options": _options_json(experiment, options),
+                    "options": results_service.options_payload(experiment, options),
                     "srm": srm_json,
                     "units": {"per_variant": per_variant, "multiple_exposures": 0},
                     "metrics": metrics,
@@ -590,9 +483,7 @@ def compute(
                 },
             }
         )
-    adjusted = stats.adjust_p_values([p for _e, p in family], options.correction)
-    for (entry, _p), p_adjusted in zip(family, adjusted, strict=True):
-        entry["adjusted_p_value"] = p_adjusted
+    results_service.adjust(family, options.correction)
     named_in = pre_registered_in(experiment, dimension)
     notes = []
     if dimension.source == "event":
@@ -601,7 +492,7 @@ def compute(
         notes.append(stats.messages.SEGMENT_IS_CLUSTER)
     if levels.distinct > TOP_LEVELS:
         notes.append(stats.messages.SEGMENT_LEVELS_POOLED)
-    return results_service._clean(
+    return results_service.clean(
         {
             "experiment": experiment.key,
             "dimension": dimension.name,
@@ -631,18 +522,9 @@ def segment_results(
     if not experiment.variants or experiment.control is None:
         raise Invalid("experiment", "The experiment has no control variant.")
     dimension = dimension_of(experiment, name)
-    version = results_service.data_version(experiment)
     digest = hashlib.sha256(dimension.name.encode()).hexdigest()[:32]
-    key = f"{options.key()}&segments={digest}"
-    cached = db.session.get(ResultsCache, (experiment.id, key))
-    if cached is not None and cached.data_version == version:
-        return cached.payload
-    payload = compute(experiment, options, dimension)
-    if cached is None:
-        cached = ResultsCache(experiment_id=experiment.id, options=key)
-        db.session.add(cached)
-    cached.data_version = version
-    cached.computed_at = utcnow()
-    cached.payload = payload
-    db.session.flush()
-    return payload
+    return results_service.cached(
+        experiment,
+        f"{options.key()}&segments={digest}",
+        lambda: compute(experiment, options, dimension),
+    )
